@@ -45,4 +45,6 @@ void *rove_arena_calloc(rove_arena *a, size_t bytes) {
   return p;
 }
 
-void rove_arena_reset(rove_arena *a) { a->used = 0; }
+void rove_arena_reset(rove_arena *a) {
+  a->used = 0;
+}

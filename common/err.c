@@ -67,7 +67,9 @@ int rove_error_trace(int code, const char *file, int line, const char *func) {
   return code;
 }
 
-const char *rove_error_message(void) { return err_state.msg; }
+const char *rove_error_message(void) {
+  return err_state.msg;
+}
 
 void rove_error_print(FILE *f) {
   fprintf(f, "error: %s\n",

@@ -51,14 +51,14 @@ void rove_error_print(FILE *f);
 
 void rove_error_clear(void);
 
-#define ROVE_ERR(code, ...) \
+#define ROVE_ERR(code, ...)                                                    \
   rove_error_set((code), __FILE__, __LINE__, __func__, __VA_ARGS__)
 
-#define ROVE_TRY(expr)                                                 \
-  do {                                                                 \
-    int rove__e = (expr);                                              \
-    if (rove__e < 0)                                                   \
-      return rove_error_trace(rove__e, __FILE__, __LINE__, __func__); \
+#define ROVE_TRY(expr)                                                         \
+  do {                                                                         \
+    int rove__e = (expr);                                                      \
+    if (rove__e < 0)                                                           \
+      return rove_error_trace(rove__e, __FILE__, __LINE__, __func__);          \
   } while (0)
 
 #endif

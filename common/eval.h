@@ -18,26 +18,27 @@ typedef struct rove_profile rove_profile;
 
 /* Diagnostic flags, one bit each, per example (see rove_diag_name). */
 enum rove_diag {
-  ROVE_DIAG_ZERO_GRAD = 0,   /* gradient exactly zero at the start */
-  ROVE_DIAG_SATURATED,       /* clean margin past the CE saturation point */
-  ROVE_DIAG_INCOMPLETE,      /* loss still moving at the end */
-  ROVE_DIAG_NONCONVERGING,   /* restarts disagree */
-  ROVE_DIAG_RANDOMIZED,      /* repeated forwards differ */
-  ROVE_DIAG_PROB_OUTPUT,     /* model ends in softmax */
-  ROVE_DIAG_TRANSFER_FAIL,   /* adversarial under BPDA only, not on the true forward */
-  ROVE_DIAG_SQUARE_BEAT,     /* Square found what gradient attacks missed */
+  ROVE_DIAG_ZERO_GRAD = 0, /* gradient exactly zero at the start */
+  ROVE_DIAG_SATURATED,     /* clean margin past the CE saturation point */
+  ROVE_DIAG_INCOMPLETE,    /* loss still moving at the end */
+  ROVE_DIAG_NONCONVERGING, /* restarts disagree */
+  ROVE_DIAG_RANDOMIZED,    /* repeated forwards differ */
+  ROVE_DIAG_PROB_OUTPUT,   /* model ends in softmax */
+  ROVE_DIAG_TRANSFER_FAIL, /* adversarial under BPDA only, not on the true
+                              forward */
+  ROVE_DIAG_SQUARE_BEAT,   /* Square found what gradient attacks missed */
   ROVE_DIAG_COUNT
 };
 const char *rove_diag_name(int bit); /* e.g. "zero_grad" */
 
 /* Result for one example of one unit. */
 typedef struct rove_example_result {
-  int8_t broken;   /* 1: a verified adversarial example was found */
-  int8_t attack;   /* index into rove_attack_names() of the attack that
-                      broke it; -1 when not broken */
-  double margin;   /* lowest true-model margin z_y - max_{j!=y} z_j seen
-                      (double), < 0 when broken */
-  uint32_t diag;   /* bit set of enum rove_diag */
+  int8_t broken; /* 1: a verified adversarial example was found */
+  int8_t attack; /* index into rove_attack_names() of the attack that
+                    broke it; -1 when not broken */
+  double margin; /* lowest true-model margin z_y - max_{j!=y} z_j seen
+                    (double), < 0 when broken */
+  uint32_t diag; /* bit set of enum rove_diag */
 } rove_example_result;
 
 typedef struct rove_unit_stats {
@@ -51,9 +52,9 @@ typedef struct rove_unit_stats {
 typedef struct rove_unit {
   const rove_model *m;
   const rove_profile *p;
-  int norm_linf;      /* 1: L-inf ball, 0: L2 */
+  int norm_linf; /* 1: L-inf ball, 0: L2 */
   double eps;
-  int restart;        /* 0 .. rove_profile_restarts(p) - 1 */
+  int restart; /* 0 .. rove_profile_restarts(p) - 1 */
   uint64_t seed;
   int n;
   const float *x;     /* n * numel(m->in), in [0, 1] */
@@ -67,8 +68,8 @@ typedef struct rove_unit {
  * n * numel(m->in)) receives verified adversarial examples of broken ones
  * and the best candidate otherwise. Returns 0 or a negative code (a failing
  * unit is reported by the caller as a unit with an error, not a crash). */
-int rove_eval_unit(const rove_unit *u, rove_example_result *out,
-                   float *x_adv, rove_unit_stats *st);
+int rove_eval_unit(const rove_unit *u, rove_example_result *out, float *x_adv,
+                   rove_unit_stats *st);
 
 /* Profiles. */
 size_t rove_profile_size(void);

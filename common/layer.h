@@ -1,4 +1,5 @@
-/* layer.h - the layer interface: shapes, attributes, nodes and the ops table. */
+/* layer.h - the layer interface: shapes, attributes, nodes and the ops table.
+ */
 #ifndef ROVE_COMMON_LAYER_H
 #define ROVE_COMMON_LAYER_H
 
@@ -36,15 +37,15 @@ enum rove_op {
  * groups 1, no padding, ...). */
 typedef struct rove_attrs {
   /* conv, maxpool, avgpool */
-  int kh, kw;             /* kernel size */
-  int sh, sw;             /* stride */
-  int pt, pl, pb, pr;     /* padding: top, left, bottom, right */
-  int dh, dw;             /* dilation */
-  int groups;             /* conv groups (groups == C == K: depthwise) */
-  int ceil_mode;          /* pools: output size rounds up */
-  int count_include_pad;  /* avgpool: padded zeros count in the mean */
+  int kh, kw;            /* kernel size */
+  int sh, sw;            /* stride */
+  int pt, pl, pb, pr;    /* padding: top, left, bottom, right */
+  int dh, dw;            /* dilation */
+  int groups;            /* conv groups (groups == C == K: depthwise) */
+  int ceil_mode;         /* pools: output size rounds up */
+  int count_include_pad; /* avgpool: padded zeros count in the mean */
   /* conv, linear */
-  int out;                /* output channels K / output features */
+  int out; /* output channels K / output features */
   int has_bias;
   /* concat (channel axis of the per-example shape), softmax (axis of the
    * per-example shape) */
@@ -53,15 +54,15 @@ typedef struct rove_attrs {
    * node input and a constant held in the params: 1 = scalar,
    * 2 = per channel (d[0]), 3 = the full per-example shape. */
   int cmode;
-  int const_first;        /* sub/div with a constant: c - x, c / x */
+  int const_first; /* sub/div with a constant: c - x, c / x */
   /* fakequant: q = clamp(rint(x / s) + zp, qmin, qmax); y = (q - zp) * s.
    * per_channel: one (s, zp) per channel d[0] instead of one per tensor. */
   int qmin, qmax, per_channel;
   /* reshape: target per-example shape (-1 and 0 already resolved) */
   rove_shape shape;
-  float alpha;            /* leakyrelu slope */
-  float lo, hi;           /* clip bounds */
-  float eps;              /* batchnorm epsilon */
+  float alpha;  /* leakyrelu slope */
+  float lo, hi; /* clip bounds */
+  float eps;    /* batchnorm epsilon */
 } rove_attrs;
 
 void rove_attrs_default(rove_attrs *a);
@@ -71,7 +72,8 @@ void rove_attrs_default(rove_attrs *a);
  * format use. */
 #define ROVE_ATTRS_WORDS 30
 void rove_attrs_to_words(const rove_attrs *a, unsigned int w[ROVE_ATTRS_WORDS]);
-void rove_attrs_from_words(rove_attrs *a, const unsigned int w[ROVE_ATTRS_WORDS]);
+void rove_attrs_from_words(rove_attrs *a,
+                           const unsigned int w[ROVE_ATTRS_WORDS]);
 
 /* Backward modes, chosen per node at run time (BPDA). The forward is
  * always the true layer. */
@@ -90,16 +92,16 @@ typedef struct rove_bwd {
 #define ROVE_INPUT (-1) /* producer index meaning "the model's input" */
 
 typedef struct rove_node {
-  int op;                       /* enum rove_op */
+  int op; /* enum rove_op */
   char name[64];
   int n_in;
-  int in[ROVE_MAX_IN];          /* producer node indices or ROVE_INPUT */
-  rove_shape ins[ROVE_MAX_IN];  /* shapes of the inputs */
-  rove_shape out;               /* set by setup */
+  int in[ROVE_MAX_IN];         /* producer node indices or ROVE_INPUT */
+  rove_shape ins[ROVE_MAX_IN]; /* shapes of the inputs */
+  rove_shape out;              /* set by setup */
   rove_attrs a;
-  size_t param_off;             /* offset of this node's params (floats) */
-  size_t n_params;              /* set by setup */
-  size_t n_trainable;           /* the leading n_trainable params get grads */
+  size_t param_off;   /* offset of this node's params (floats) */
+  size_t n_params;    /* set by setup */
+  size_t n_trainable; /* the leading n_trainable params get grads */
 } rove_node;
 
 /* Op flags. */

@@ -80,11 +80,11 @@ int rove_model_add(rove_model *m, int op, const char *name, const int *in,
   ROVE_TRY(rove_layers[op]->setup(n));
   assert(n->n_trainable <= n->n_params);
   if (rove_shape_numel(&n->out) <= 0)
-    return ROVE_ERR(ROVE_ESHAPE, "node '%s' (%s): empty output shape",
-                    n->name, rove_layers[op]->name);
+    return ROVE_ERR(ROVE_ESHAPE, "node '%s' (%s): empty output shape", n->name,
+                    rove_layers[op]->name);
   n->param_off = m->n_params;
-  ROVE_TRY(grow((void **)&m->params, &m->cap_params,
-                m->n_params + n->n_params, sizeof(float)));
+  ROVE_TRY(grow((void **)&m->params, &m->cap_params, m->n_params + n->n_params,
+                sizeof(float)));
   memset(m->params + m->n_params, 0, n->n_params * sizeof(float));
   m->n_params += n->n_params;
   if (id)
@@ -245,9 +245,9 @@ int rove_exec_init(rove_exec *e, const rove_model *m, int bmax) {
                    : 0;
     if (w > ws)
       ws = w;
-    need += 2 * rove_arena_need((size_t)bmax *
-                                (size_t)rove_shape_numel(&n->out) *
-                                sizeof(float));
+    need +=
+        2 * rove_arena_need((size_t)bmax * (size_t)rove_shape_numel(&n->out) *
+                            sizeof(float));
   }
   need += rove_arena_need(ws * sizeof(float));
   need += 2 * rove_arena_need(nn * sizeof(float *));
@@ -293,8 +293,8 @@ void rove_exec_forward(rove_exec *e, int B, const float *x) {
     const float *xs[ROVE_MAX_IN];
     for (int j = 0; j < n->n_in; j++)
       xs[j] = n->in[j] == ROVE_INPUT ? x : e->act[n->in[j]];
-    rove_layers[n->op]->forward(n, m->params + n->param_off, B, xs,
-                                e->act[i], e->ws);
+    rove_layers[n->op]->forward(n, m->params + n->param_off, B, xs, e->act[i],
+                                e->ws);
   }
 }
 
@@ -333,8 +333,7 @@ void rove_exec_backward(rove_exec *e, int B, const float *x,
     float *dp = dparams && n->n_trainable ? dparams + n->param_off : NULL;
     if (!any && !dp)
       continue;
-    rove_layers[n->op]->backward(n, m->params + n->param_off, B, xs,
-                                 e->act[i], e->grad[i], dxs, dp, e->ws,
-                                 e->bwd[i]);
+    rove_layers[n->op]->backward(n, m->params + n->param_off, B, xs, e->act[i],
+                                 e->grad[i], dxs, dp, e->ws, e->bwd[i]);
   }
 }

@@ -12,14 +12,14 @@
  * in one contiguous block, `params`; node i owns
  * params[nodes[i].param_off .. + nodes[i].n_params). */
 typedef struct rove_model {
-  rove_shape in;          /* per-example input shape, e.g. {3, {1, 28, 28}} */
+  rove_shape in; /* per-example input shape, e.g. {3, {1, 28, 28}} */
   int n_nodes, cap_nodes;
   rove_node *nodes;
   float *params;
   size_t n_params, cap_params;
-  int output;             /* node whose output is the logits */
-  int softmax_stripped;   /* the graph ended in Softmax, which rove drops:
-                             rove attacks logits, and says so */
+  int output;           /* node whose output is the logits */
+  int softmax_stripped; /* the graph ended in Softmax, which rove drops:
+                           rove attacks logits, and says so */
   int n_classes;
   int finalized;
   unsigned char hash[32]; /* BLAKE2b-256 of the canonical graph+params */

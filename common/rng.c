@@ -52,8 +52,8 @@ void rove_rng_init(rove_rng *r, const uint64_t *ident, int n) {
    * word counts blocks. */
   r->ctr[2] = (uint32_t)h[8] | (uint32_t)h[9] << 8 | (uint32_t)h[10] << 16 |
               (uint32_t)h[11] << 24;
-  r->ctr[3] = (uint32_t)h[12] | (uint32_t)h[13] << 8 |
-              (uint32_t)h[14] << 16 | (uint32_t)h[15] << 24;
+  r->ctr[3] = (uint32_t)h[12] | (uint32_t)h[13] << 8 | (uint32_t)h[14] << 16 |
+              (uint32_t)h[15] << 24;
 }
 
 uint32_t rove_rng_u32(rove_rng *r) {

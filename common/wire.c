@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-void rove_wbuf_init(rove_wbuf *w) { memset(w, 0, sizeof *w); }
+void rove_wbuf_init(rove_wbuf *w) {
+  memset(w, 0, sizeof *w);
+}
 
 void rove_wbuf_deinit(rove_wbuf *w) {
   free(w->data);
@@ -43,12 +45,24 @@ static void put_le(rove_wbuf *w, uint64_t v, int n) {
       p[i] = (unsigned char)(v >> (8 * i));
 }
 
-void rove_put_u8(rove_wbuf *w, uint8_t v) { put_le(w, v, 1); }
-void rove_put_u16(rove_wbuf *w, uint16_t v) { put_le(w, v, 2); }
-void rove_put_u32(rove_wbuf *w, uint32_t v) { put_le(w, v, 4); }
-void rove_put_u64(rove_wbuf *w, uint64_t v) { put_le(w, v, 8); }
-void rove_put_i32(rove_wbuf *w, int32_t v) { put_le(w, (uint32_t)v, 4); }
-void rove_put_i64(rove_wbuf *w, int64_t v) { put_le(w, (uint64_t)v, 8); }
+void rove_put_u8(rove_wbuf *w, uint8_t v) {
+  put_le(w, v, 1);
+}
+void rove_put_u16(rove_wbuf *w, uint16_t v) {
+  put_le(w, v, 2);
+}
+void rove_put_u32(rove_wbuf *w, uint32_t v) {
+  put_le(w, v, 4);
+}
+void rove_put_u64(rove_wbuf *w, uint64_t v) {
+  put_le(w, v, 8);
+}
+void rove_put_i32(rove_wbuf *w, int32_t v) {
+  put_le(w, (uint32_t)v, 4);
+}
+void rove_put_i64(rove_wbuf *w, int64_t v) {
+  put_le(w, (uint64_t)v, 8);
+}
 
 void rove_put_f32(rove_wbuf *w, float v) {
   uint32_t u;
@@ -107,12 +121,24 @@ static uint64_t get_le(rove_rbuf *r, int n) {
   return v;
 }
 
-uint8_t rove_get_u8(rove_rbuf *r) { return (uint8_t)get_le(r, 1); }
-uint16_t rove_get_u16(rove_rbuf *r) { return (uint16_t)get_le(r, 2); }
-uint32_t rove_get_u32(rove_rbuf *r) { return (uint32_t)get_le(r, 4); }
-uint64_t rove_get_u64(rove_rbuf *r) { return get_le(r, 8); }
-int32_t rove_get_i32(rove_rbuf *r) { return (int32_t)get_le(r, 4); }
-int64_t rove_get_i64(rove_rbuf *r) { return (int64_t)get_le(r, 8); }
+uint8_t rove_get_u8(rove_rbuf *r) {
+  return (uint8_t)get_le(r, 1);
+}
+uint16_t rove_get_u16(rove_rbuf *r) {
+  return (uint16_t)get_le(r, 2);
+}
+uint32_t rove_get_u32(rove_rbuf *r) {
+  return (uint32_t)get_le(r, 4);
+}
+uint64_t rove_get_u64(rove_rbuf *r) {
+  return get_le(r, 8);
+}
+int32_t rove_get_i32(rove_rbuf *r) {
+  return (int32_t)get_le(r, 4);
+}
+int64_t rove_get_i64(rove_rbuf *r) {
+  return (int64_t)get_le(r, 8);
+}
 
 float rove_get_f32(rove_rbuf *r) {
   uint32_t u = (uint32_t)get_le(r, 4);
@@ -136,7 +162,9 @@ void rove_get_bytes(rove_rbuf *r, void *p, size_t n) {
     memset(p, 0, n);
 }
 
-const void *rove_get_view(rove_rbuf *r, size_t n) { return take(r, n); }
+const void *rove_get_view(rove_rbuf *r, size_t n) {
+  return take(r, n);
+}
 
 void rove_get_str(rove_rbuf *r, char *buf, size_t cap) {
   uint32_t n = rove_get_u32(r);

@@ -20,8 +20,9 @@ static const command commands[] = {
     {NULL, NULL, NULL}};
 
 static void usage(FILE *f) {
-  fprintf(f, "rove %s - robustness versus energy\n\n"
-             "usage: rove COMMAND [ARGS...]\n\ncommands:\n",
+  fprintf(f,
+          "rove %s - robustness versus energy\n\n"
+          "usage: rove COMMAND [ARGS...]\n\ncommands:\n",
           ROVE_VERSION);
   for (const command *c = commands; c->name; c++)
     fprintf(f, "  %-9s %s\n", c->name, c->summary);

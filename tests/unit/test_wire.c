@@ -1,0 +1,149 @@
+/* test_wire.c - wire codec round trips, bounds checks; arena and error stack.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "common/arena.h"
+#include "common/err.h"
+#include "common/wire.h"
+
+Test(wire, round_trip_every_width) {
+  rove_wbuf w;
+  rove_wbuf_init(&w);
+  rove_put_u8(&w, 0xAB);
+  rove_put_u16(&w, 0xBEEF);
+  rove_put_u32(&w, 0xDEADBEEFu);
+  rove_put_u64(&w, 0x0123456789ABCDEFull);
+  rove_put_i32(&w, -7);
+  rove_put_i64(&w, INT64_MIN);
+  rove_put_f32(&w, -0.0f);
+  rove_put_f64(&w, NAN);
+  rove_put_str(&w, "hello");
+  rove_put_bytes(&w, "xyz", 3);
+  cr_assert_eq(w.failed, 0);
+  cr_assert_eq(w.len, 1 + 2 + 4 + 8 + 4 + 8 + 4 + 8 + 4 + 5 + 3);
+
+  rove_rbuf r;
+  char s[16];
+  char b[3];
+  rove_rbuf_init(&r, w.data, w.len);
+  cr_assert_eq(rove_get_u8(&r), 0xAB);
+  cr_assert_eq(rove_get_u16(&r), 0xBEEF);
+  cr_assert_eq(rove_get_u32(&r), 0xDEADBEEFu);
+  cr_assert_eq(rove_get_u64(&r), 0x0123456789ABCDEFull);
+  cr_assert_eq(rove_get_i32(&r), -7);
+  cr_assert_eq(rove_get_i64(&r), INT64_MIN);
+  float z = rove_get_f32(&r);
+  cr_assert(z == 0.0f && signbit(z), "negative zero survives");
+  cr_assert(isnan(rove_get_f64(&r)));
+  rove_get_str(&r, s, sizeof s);
+  cr_assert_str_eq(s, "hello");
+  rove_get_bytes(&r, b, 3);
+  cr_assert_eq(memcmp(b, "xyz", 3), 0);
+  cr_assert_eq(r.failed, 0);
+  cr_assert_eq(rove_rbuf_left(&r), 0);
+  rove_wbuf_deinit(&w);
+}
+
+Test(wire, little_endian_on_the_wire) {
+  rove_wbuf w;
+  rove_wbuf_init(&w);
+  rove_put_u32(&w, 0x01020304u);
+  const unsigned char want[4] = {4, 3, 2, 1};
+  cr_assert_eq(memcmp(w.data, want, 4), 0);
+  rove_patch_u32(&w, 0, 0xA0B0C0D0u);
+  cr_assert_eq(w.data[0], 0xD0);
+  cr_assert_eq(w.data[3], 0xA0);
+  rove_wbuf_deinit(&w);
+}
+
+Test(wire, short_reads_fail_and_stay_failed) {
+  const unsigned char buf[3] = {1, 2, 3};
+  rove_rbuf r;
+  rove_rbuf_init(&r, buf, sizeof buf);
+  cr_assert_eq(rove_get_u32(&r), 0);
+  cr_assert_eq(r.failed, 1);
+  /* Once failed, even a read that would fit yields zero. */
+  cr_assert_eq(rove_get_u8(&r), 0);
+  cr_assert_eq(r.failed, 1);
+}
+
+Test(wire, string_longer_than_buffer_or_with_nul_fails) {
+  rove_wbuf w;
+  rove_wbuf_init(&w);
+  rove_put_str(&w, "abcdefgh");
+  rove_rbuf r;
+  char s[4];
+  rove_rbuf_init(&r, w.data, w.len);
+  rove_get_str(&r, s, sizeof s);
+  cr_assert_eq(r.failed, 1);
+  cr_assert_str_eq(s, "");
+  rove_wbuf_deinit(&w);
+
+  /* Length claims more bytes than present. */
+  const unsigned char lie[6] = {200, 0, 0, 0, 'a', 'b'};
+  char t[300];
+  rove_rbuf_init(&r, lie, sizeof lie);
+  rove_get_str(&r, t, sizeof t);
+  cr_assert_eq(r.failed, 1);
+
+  const unsigned char nul[7] = {3, 0, 0, 0, 'a', 0, 'b'};
+  rove_rbuf_init(&r, nul, sizeof nul);
+  rove_get_str(&r, t, sizeof t);
+  cr_assert_eq(r.failed, 1);
+}
+
+Test(wire, huge_length_does_not_overflow) {
+  const unsigned char buf[8] = {0};
+  rove_rbuf r;
+  rove_rbuf_init(&r, buf, sizeof buf);
+  rove_get_u8(&r);
+  cr_assert_null(rove_get_view(&r, SIZE_MAX));
+  cr_assert_eq(r.failed, 1);
+}
+
+Test(arena, aligned_bounded_and_reset) {
+  rove_arena a;
+  cr_assert_eq(rove_arena_init(&a, 1000), 0);
+  unsigned char *p = rove_arena_alloc(&a, 10);
+  unsigned char *q = rove_arena_calloc(&a, 100);
+  cr_assert_not_null(p);
+  cr_assert_not_null(q);
+  cr_assert_eq((uintptr_t)p % 64, 0);
+  cr_assert_eq((uintptr_t)q % 64, 0);
+  cr_assert_geq(q - p, 10);
+  for (int i = 0; i < 100; i++)
+    cr_assert_eq(q[i], 0);
+  /* 1000 rounds up to 1024; 64 + 128 used, so 832 more fit, 833 do not. */
+  cr_assert_null(rove_arena_alloc(&a, 833));
+  cr_assert_not_null(rove_arena_alloc(&a, 832));
+  cr_assert_eq(a.peak, 1024);
+  rove_arena_reset(&a);
+  cr_assert_eq(rove_arena_alloc(&a, 10), p, "reset starts from the base");
+  rove_arena_deinit(&a);
+}
+
+static int inner(void) {
+  return ROVE_ERR(ROVE_EFORMAT, "file '%s', line %d: expected %s", "x.job", 12,
+                  "a number");
+}
+static int middle(void) {
+  ROVE_TRY(inner());
+  return 0;
+}
+
+Test(err, message_and_traceback) {
+  rove_error_clear();
+  cr_assert_eq(middle(), ROVE_EFORMAT);
+  cr_assert_str_eq(rove_error_message(),
+                   "file 'x.job', line 12: expected a number");
+  cr_assert_str_eq(rove_strerror(ROVE_ECRC), "checksum mismatch");
+  cr_assert_str_eq(rove_strerror(12345), "unknown error");
+  /* A code passed up without a recorded message is named. */
+  rove_error_clear();
+  cr_assert_eq(rove_error_trace(ROVE_ENOMEM, __FILE__, __LINE__, __func__),
+               ROVE_ENOMEM);
+  cr_assert_str_eq(rove_error_message(), "out of memory");
+}
