@@ -1,0 +1,190 @@
+/* maxpool.c - 2-D max pooling (stride, dilation, 4-sided padding,
+ * ceil_mode); smooth backward through log-sum-exp. */
+#include <math.h>
+
+#include "common/err.h"
+#include "common/layers/util.h"
+
+/* Input {C, H, W}, output {C, OH, OW}. Padding never wins the max (it is
+ * -inf, as in ONNX and PyTorch). Backward modes: exact routes dy to the
+ * first maximum of the window in row-major order; ROVE_BWD_SMOOTH spreads
+ * it with the weights softmax(beta * window), the gradient of the
+ * surrogate (1/beta) log sum exp(beta * window); the straight-through
+ * modes are exact. */
+
+static int maxpool_setup(rove_node *n) {
+  const rove_attrs *a = &n->a;
+  ROVE_TRY(rove_layer__want_inputs(n, 1));
+  ROVE_TRY(rove_layer__check_window(n));
+  int C = n->ins[0].d[0], H = n->ins[0].d[1], W = n->ins[0].d[2];
+  int kh = (a->kh - 1) * a->dh + 1, kw = (a->kw - 1) * a->dw + 1;
+  if (a->pt >= kh || a->pb >= kh || a->pl >= kw || a->pr >= kw)
+    return ROVE_ERR(ROVE_EINVAL,
+                    "node '%s' (maxpool): padding %d,%d,%d,%d must be smaller "
+                    "than the %dx%d kernel",
+                    n->name, a->pt, a->pl, a->pb, a->pr, kh, kw);
+  int OH = rove_layer__pool_out(H, kh, a->sh, a->pt, a->pb, a->ceil_mode);
+  int OW = rove_layer__pool_out(W, kw, a->sw, a->pl, a->pr, a->ceil_mode);
+  if (OH < 1 || OW < 1)
+    return ROVE_ERR(ROVE_ESHAPE,
+                    "node '%s' (maxpool): %dx%d window does not fit the "
+                    "padded %dx%d input",
+                    n->name, kh, kw, H + a->pt + a->pb, W + a->pl + a->pr);
+  rove_layer__shape3(&n->out, C, OH, OW);
+  n->n_params = n->n_trainable = 0;
+  return 0;
+}
+
+/* Index (into the H x W plane) of the first maximum of window (oh, ow);
+ * every window holds at least one input element (padding < kernel). */
+static int window_argmax(const rove_attrs *a, const float *xp, int H, int W,
+                         int oh, int ow) {
+  int best = -1;
+  float bv = 0;
+  int h0 = oh * a->sh - a->pt, w0 = ow * a->sw - a->pl;
+  for (int i = 0; i < a->kh; i++) {
+    int ih = h0 + i * a->dh;
+    if (ih < 0 || ih >= H)
+      continue;
+    for (int j = 0; j < a->kw; j++) {
+      int iw = w0 + j * a->dw;
+      if (iw < 0 || iw >= W)
+        continue;
+      float v = xp[ih * W + iw];
+      /* !(v <= bv) also lets a NaN win, so NaN propagates as in PyTorch. */
+      if (best < 0 || !(v <= bv)) {
+        best = ih * W + iw;
+        bv = v;
+      }
+    }
+  }
+  return best;
+}
+
+/* The common 2x2 stride-2 unpadded case, written so it vectorises. */
+static int is_2x2(const rove_attrs *a) {
+  return a->kh == 2 && a->kw == 2 && a->sh == 2 && a->sw == 2 && a->dh == 1 &&
+         a->dw == 1 && a->pt == 0 && a->pl == 0 && a->pb == 0 && a->pr == 0;
+}
+
+static void maxpool_forward(const rove_node *n, const float *p, int B,
+                            const float *const *x, float *y, float *ws) {
+  const rove_attrs *a = &n->a;
+  int H = n->ins[0].d[1], W = n->ins[0].d[2];
+  int OH = n->out.d[1], OW = n->out.d[2];
+  long planes = (long)B * n->out.d[0];
+  (void)p;
+  (void)ws;
+  for (long c = 0; c < planes; c++) {
+    const float *xp = x[0] + (size_t)c * H * W;
+    float *yp = y + (size_t)c * OH * OW;
+    if (is_2x2(a)) {
+      for (int oh = 0; oh < OH; oh++) {
+        const float *r0 = xp + (size_t)(2 * oh) * W, *r1 = r0 + W;
+        float *yr = yp + (size_t)oh * OW;
+        for (int ow = 0; ow < OW; ow++) {
+          float m0 = r0[2 * ow + 1] > r0[2 * ow] ? r0[2 * ow + 1] : r0[2 * ow];
+          float m1 = r1[2 * ow + 1] > r1[2 * ow] ? r1[2 * ow + 1] : r1[2 * ow];
+          yr[ow] = m1 > m0 ? m1 : m0;
+        }
+      }
+      continue;
+    }
+    for (int oh = 0; oh < OH; oh++)
+      for (int ow = 0; ow < OW; ow++)
+        yp[oh * OW + ow] = xp[window_argmax(a, xp, H, W, oh, ow)];
+  }
+}
+
+static void maxpool_backward(const rove_node *n, const float *p, int B,
+                             const float *const *x, const float *y,
+                             const float *dy, float *const *dx, float *dp,
+                             float *ws, rove_bwd bwd) {
+  const rove_attrs *a = &n->a;
+  int H = n->ins[0].d[1], W = n->ins[0].d[2];
+  int OH = n->out.d[1], OW = n->out.d[2];
+  long planes = (long)B * n->out.d[0];
+  (void)p;
+  (void)dp;
+  (void)ws;
+  if (!dx[0])
+    return;
+  for (long c = 0; c < planes; c++) {
+    const float *xp = x[0] + (size_t)c * H * W;
+    const float *yp = y + (size_t)c * OH * OW;
+    const float *dyp = dy + (size_t)c * OH * OW;
+    float *dxp = dx[0] + (size_t)c * H * W;
+    for (int oh = 0; oh < OH; oh++)
+      for (int ow = 0; ow < OW; ow++) {
+        float g = dyp[oh * OW + ow];
+        if (bwd.mode != ROVE_BWD_SMOOTH) {
+          dxp[window_argmax(a, xp, H, W, oh, ow)] += g;
+          continue;
+        }
+        /* softmax(beta * window), shifted by the window's max y. */
+        float m = yp[oh * OW + ow], z = 0;
+        int h0 = oh * a->sh - a->pt, w0 = ow * a->sw - a->pl;
+        for (int pass = 0; pass < 2; pass++)
+          for (int i = 0; i < a->kh; i++) {
+            int ih = h0 + i * a->dh;
+            if (ih < 0 || ih >= H)
+              continue;
+            for (int j = 0; j < a->kw; j++) {
+              int iw = w0 + j * a->dw;
+              if (iw < 0 || iw >= W)
+                continue;
+              float e = expf(bwd.beta * (xp[ih * W + iw] - m));
+              if (pass == 0)
+                z += e;
+              else
+                dxp[ih * W + iw] += g * e / z;
+            }
+          }
+      }
+  }
+}
+
+static int maxpool_example(int variant, rove_attrs *a, rove_shape *ins,
+                           int *n_in) {
+  rove_attrs_default(a);
+  *n_in = 1;
+  a->kh = a->kw = 2;
+  a->sh = a->sw = 2;
+  switch (variant) {
+  case 0: /* the 2x2 fast path */
+    rove_layer__shape3(&ins[0], 2, 6, 8);
+    return 1;
+  case 1: /* 3x3 stride 2 with padding, ceil mode */
+    rove_layer__shape3(&ins[0], 2, 7, 8);
+    a->kh = a->kw = 3;
+    a->pt = a->pl = 1;
+    a->pb = 0;
+    a->pr = 1;
+    a->ceil_mode = 1;
+    return 1;
+  case 2: /* overlapping, rectangular, dilated */
+    rove_layer__shape3(&ins[0], 3, 7, 6);
+    a->kh = 2;
+    a->kw = 3;
+    a->sh = 1;
+    a->sw = 2;
+    a->dh = 2;
+    return 1;
+  case 3: /* ceil mode where a last window would start in the padding */
+    rove_layer__shape3(&ins[0], 1, 5, 5);
+    a->kh = a->kw = 2;
+    a->ceil_mode = 1;
+    a->pb = a->pr = 1;
+    return 1;
+  default: return 0;
+  }
+}
+
+const rove_layer_ops rove_layer_maxpool = {
+    .name = "maxpool",
+    .flags = ROVE_OPF_SMOOTHABLE,
+    .setup = maxpool_setup,
+    .forward = maxpool_forward,
+    .backward = maxpool_backward,
+    .example = maxpool_example,
+};

@@ -1,0 +1,87 @@
+/* util.c - helpers shared by the layer kernels in common/layers/. */
+#include "common/layers/util.h"
+
+#include "common/err.h"
+
+int rove_layer__want_inputs(const rove_node *n, int want) {
+  if (n->n_in != want)
+    return ROVE_ERR(ROVE_EINVAL, "node '%s' (%s): %d inputs (expected %d)",
+                    n->name, rove_layers[n->op]->name, n->n_in, want);
+  return 0;
+}
+
+int rove_layer__setup_unary(rove_node *n) {
+  ROVE_TRY(rove_layer__want_inputs(n, 1));
+  n->out = n->ins[0];
+  n->n_params = 0;
+  n->n_trainable = 0;
+  return 0;
+}
+
+int rove_layer__pool_out(int in, int keff, int s, int p0, int p1,
+                         int ceil_mode) {
+  int span = in + p0 + p1 - keff;
+  if (span < 0)
+    return 0;
+  int o = ceil_mode ? (span + s - 1) / s + 1 : span / s + 1;
+  /* The last window must start inside the input or the leading padding. */
+  if (ceil_mode && (o - 1) * s >= in + p0)
+    o--;
+  return o;
+}
+
+int rove_layer__check_window(const rove_node *n) {
+  const rove_attrs *a = &n->a;
+  const char *op = rove_layers[n->op]->name;
+  if (n->ins[0].rank != 3)
+    return ROVE_ERR(ROVE_ESHAPE,
+                    "node '%s' (%s): input has rank %d (expected 3: C, H, W)",
+                    n->name, op, n->ins[0].rank);
+  if (a->kh < 1 || a->kw < 1)
+    return ROVE_ERR(ROVE_EINVAL, "node '%s' (%s): kernel %dx%d (expected >= 1)",
+                    n->name, op, a->kh, a->kw);
+  if (a->sh < 1 || a->sw < 1)
+    return ROVE_ERR(ROVE_EINVAL, "node '%s' (%s): stride %dx%d (expected >= 1)",
+                    n->name, op, a->sh, a->sw);
+  if (a->dh < 1 || a->dw < 1)
+    return ROVE_ERR(ROVE_EINVAL,
+                    "node '%s' (%s): dilation %dx%d (expected >= 1)", n->name,
+                    op, a->dh, a->dw);
+  if (a->pt < 0 || a->pl < 0 || a->pb < 0 || a->pr < 0)
+    return ROVE_ERR(ROVE_EINVAL,
+                    "node '%s' (%s): negative padding %d,%d,%d,%d (top, left, "
+                    "bottom, right)",
+                    n->name, op, a->pt, a->pl, a->pb, a->pr);
+  return 0;
+}
+
+void rove_layer__shape3(rove_shape *s, int c, int h, int w) {
+  s->rank = 3;
+  s->d[0] = c;
+  s->d[1] = h;
+  s->d[2] = w;
+  s->d[3] = 0;
+}
+
+void rove_layer__shape1(rove_shape *s, int d) {
+  s->rank = 1;
+  s->d[0] = d;
+  s->d[1] = s->d[2] = s->d[3] = 0;
+}
+
+int rove_layer__example_unary(int variant, rove_attrs *a, rove_shape *ins,
+                              int *n_in) {
+  rove_attrs_default(a);
+  *n_in = 1;
+  switch (variant) {
+  case 0: rove_layer__shape1(&ins[0], 7); return 1;
+  case 1: rove_layer__shape3(&ins[0], 2, 3, 4); return 1;
+  case 2:
+    ins[0].rank = 2;
+    ins[0].d[0] = 3;
+    ins[0].d[1] = 5;
+    ins[0].d[2] = ins[0].d[3] = 0;
+    return 1;
+  default: return 0;
+  }
+}
