@@ -1,0 +1,281 @@
+/* energy_proto.h - the rove-agent <-> energy hub protocol: frames, HMAC
+ * handshake, measurement results and the energy journal. */
+#ifndef ROVE_COMMON_ENERGY_PROTO_H
+#define ROVE_COMMON_ENERGY_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/wire.h"
+
+/* ---- Frames ----------------------------------------------------------
+ * Every message is one frame: a 12-byte header (u32 magic "RVE1", u16
+ * protocol version, u16 type, u32 payload length, little-endian) followed
+ * by the payload encoded with common/wire.h. A peer that sends a bad
+ * magic, an unknown version or type, or a length above the receiver's
+ * maximum is dropped: the header alone tells, before any payload is
+ * buffered, so a garbage or hostile client costs at most 12 bytes. */
+#define ROVE_EP_MAGIC 0x31455652u /* "RVE1" */
+#define ROVE_EP_VERSION 1
+#define ROVE_EP_HEADER 12
+/* Model bytes travel inside a REQUEST, so the cap is generous; before a
+ * peer has authenticated the receiver uses ROVE_EP_MAX_PREAUTH instead. */
+#define ROVE_EP_MAX_PAYLOAD (256u << 20)
+#define ROVE_EP_MAX_PREAUTH 4096u
+#define ROVE_EP_NONCE 32
+#define ROVE_EP_MAC 32
+
+enum rove_ep_type {
+  ROVE_EP_HELLO = 1,     /* agent -> hub: who I am + client nonce */
+  ROVE_EP_CHALLENGE = 2, /* hub -> agent: server nonce */
+  ROVE_EP_AUTH = 3,      /* agent -> hub: HMAC over both nonces */
+  ROVE_EP_AUTH_OK = 4,   /* hub -> agent: HMAC proving the hub has the token */
+  ROVE_EP_REQUEST = 5,   /* hub -> agent: measure this model */
+  ROVE_EP_RESULT = 6,    /* agent -> hub: one measurement result */
+  ROVE_EP_ACK = 7,       /* hub -> agent: result journaled (u64 request id) */
+  ROVE_EP_TYPE_END_
+};
+
+/* Returns the type's name ("HELLO", ...) or "unknown". */
+const char *rove_ep_type_name(int type);
+
+/* Appends a frame header for `type` to w and returns the offset to pass
+ * to rove_ep_frame_end once the payload has been appended. */
+size_t rove_ep_frame_begin(rove_wbuf *w, int type);
+/* Patches the payload length. Returns ROVE_ENOMEM if w failed, ROVE_ERANGE
+ * if the payload exceeds ROVE_EP_MAX_PAYLOAD. */
+int rove_ep_frame_end(rove_wbuf *w, size_t off);
+
+/* Incremental frame reader for a byte stream: feed what the socket
+ * delivered, then take frames out one by one. It owns its buffer. */
+typedef struct rove_ep_reader {
+  unsigned char *buf;
+  size_t len, cap;
+  uint32_t max_payload; /* may be raised after authentication */
+} rove_ep_reader;
+
+void rove_ep_reader_init(rove_ep_reader *r, uint32_t max_payload);
+void rove_ep_reader_deinit(rove_ep_reader *r);
+/* Buffers n bytes (copied). Returns 0 or ROVE_ENOMEM. */
+int rove_ep_reader_feed(rove_ep_reader *r, const void *data, size_t n);
+/* When a whole frame is buffered: returns 1 with *type and a borrowed
+ * payload view (valid until the next feed/next call). 0: need more bytes.
+ * Negative: the stream is bad (ROVE_EFORMAT bad magic or type,
+ * ROVE_EVERSION, ROVE_ERANGE too long) with a message saying which;
+ * the connection must be dropped. Calling it again without a pop returns
+ * the same frame. */
+int rove_ep_reader_next(rove_ep_reader *r, int *type,
+                        const unsigned char **payload, uint32_t *len);
+/* Drops the frame rove_ep_reader_next returned (call once handled). */
+void rove_ep_reader_pop(rove_ep_reader *r);
+
+/* ---- Authentication --------------------------------------------------
+ * The shared token is the HMAC-SHA256 key. The agent proves it holds it
+ * with mac("agent", server nonce, client nonce, board, agent id); the hub
+ * answers with mac("hub", client nonce, server nonce, board, agent id), so
+ * an agent never uploads results to an impostor. Nonces are fresh per
+ * connection, so a recorded handshake cannot be replayed. */
+typedef struct rove_ep_token {
+  unsigned char key[256];
+  size_t len;
+} rove_ep_token;
+
+/* Reads a token file: the token is the file's bytes without trailing
+ * whitespace, at least 16 bytes. Errors name the file. */
+int rove_ep_token_load(rove_ep_token *t, const char *path);
+void rove_ep_mac(const rove_ep_token *t, const char *role,
+                 const unsigned char first[ROVE_EP_NONCE],
+                 const unsigned char second[ROVE_EP_NONCE], const char *board,
+                 const char *agent_id, unsigned char out[ROVE_EP_MAC]);
+/* Constant-time comparison: 1 when equal. */
+int rove_ep_mac_equal(const unsigned char a[ROVE_EP_MAC],
+                      const unsigned char b[ROVE_EP_MAC]);
+/* Fills n bytes from the OS random source (libsodium). */
+void rove_ep_random(void *p, size_t n);
+
+/* ---- Messages --------------------------------------------------------- */
+typedef struct rove_ep_hello {
+  char board[64];    /* board class, e.g. "jetson-nano" */
+  char agent_id[64]; /* unique per agent process instance */
+  char sensor[128];  /* what it measures with, for the hub's log */
+  unsigned char nonce[ROVE_EP_NONCE];
+} rove_ep_hello;
+
+/* How a board measures (defaults in rove_ep_mconf_default). */
+typedef struct rove_ep_mconf {
+  double idle_s;          /* idle power window, before and after */
+  double warmup_s;        /* unmeasured inference before the first trial */
+  double window_s;        /* length of one measured trial */
+  double sample_period_s; /* sampler period */
+  uint32_t trials;        /* trials per model, interleaved across models */
+  uint32_t batch;         /* inference batch size */
+} rove_ep_mconf;
+
+void rove_ep_mconf_default(rove_ep_mconf *c);
+/* Short windows for tests and a first look at a board. */
+void rove_ep_mconf_quick(rove_ep_mconf *c);
+/* Checks ranges; errors name the field. */
+int rove_ep_mconf_check(const rove_ep_mconf *c);
+
+/* A request borrows its model and input bytes from the frame it was
+ * decoded from (or from the caller that encodes it). */
+typedef struct rove_ep_request {
+  uint64_t request_id;
+  unsigned char model_hash[32];
+  char model_name[128];
+  char input_set[64]; /* "synthetic" (no inputs sent), "clean", "adversarial" */
+  rove_ep_mconf conf;
+  const unsigned char *model;
+  uint32_t model_len;
+  const unsigned char *inputs; /* float32 little-endian, whole examples */
+  uint32_t inputs_len;         /* bytes */
+} rove_ep_request;
+
+/* ---- Results --------------------------------------------------------- */
+enum rove_energy_scope {
+  ROVE_SCOPE_UNKNOWN = 0,
+  ROVE_SCOPE_BOARD_INPUT = 1,  /* the whole board (VDD_IN, POM_5V_IN, VIN) */
+  ROVE_SCOPE_MODULE_RAILS = 2, /* sum of module rails: not the whole board */
+  ROVE_SCOPE_CPU_PACKAGE = 3,  /* RAPL package/dram */
+  ROVE_SCOPE_EXTERNAL = 4,     /* an external meter */
+  ROVE_SCOPE_SENSOR = 5,       /* a generic hwmon sensor of unknown scope */
+  ROVE_SCOPE_ESTIMATE = 6      /* analytical: never a measurement */
+};
+const char *rove_energy_scope_name(int scope);
+
+enum rove_energy_status {
+  ROVE_ER_OK = 0,
+  ROVE_ER_UNMEASURABLE = 1, /* no readable sensor: reason says why */
+  ROVE_ER_FAILED = 2        /* the model could not be run: reason says why */
+};
+const char *rove_energy_status_name(int status);
+
+/* Named validity flags. The ones in ROVE_EF_INVALIDATING make `valid`
+ * false; the others are information. */
+#define ROVE_EF_IDLE_DRIFT (1u << 0)     /* idle before/after differ > 10 % */
+#define ROVE_EF_FEW_SAMPLES (1u << 1)    /* < 10 samples in some window */
+#define ROVE_EF_SHORT_WINDOW (1u << 2)   /* window < 10 sensor updates */
+#define ROVE_EF_HIGH_CV (1u << 3)        /* trial CV > 5 % */
+#define ROVE_EF_JITTER (1u << 4)         /* sampling jitter > 20 % of period */
+#define ROVE_EF_NOT_ABOVE_IDLE (1u << 5) /* active power <= idle power */
+#define ROVE_EF_FEW_TRIALS (1u << 6)     /* < 3 trials: no useful CI */
+#define ROVE_EF_ESTIMATE (1u << 7)       /* analytical estimate */
+#define ROVE_EF_QUICK (1u << 8)          /* --quick protocol */
+#define ROVE_EF_COUNTER_WRAP (1u << 9)   /* a counter wrapped (handled) */
+#define ROVE_EF_COUNT_ 10
+#define ROVE_EF_INVALIDATING                                                   \
+  (ROVE_EF_IDLE_DRIFT | ROVE_EF_FEW_SAMPLES | ROVE_EF_SHORT_WINDOW |           \
+   ROVE_EF_HIGH_CV | ROVE_EF_JITTER | ROVE_EF_NOT_ABOVE_IDLE)
+const char *rove_energy_flag_name(unsigned bit_index);
+/* Writes the set flags' names joined by '|' ("" when none). */
+void rove_energy_flags_str(uint32_t flags, char *buf, size_t cap);
+
+#define ROVE_ER_MAX_TRIALS 32
+typedef struct rove_energy_result {
+  uint64_t request_id; /* rove_ep_request_id(model_hash, board) */
+  unsigned char model_hash[32];
+  char model_name[128];
+  char board[64];
+  char agent_id[64];
+  char sensor[128];
+  char input_set[64];
+  int32_t scope;  /* enum rove_energy_scope */
+  int32_t status; /* enum rove_energy_status */
+  char reason[256];
+  uint32_t flags;
+  uint32_t batch;
+  uint32_t n_trials;
+  /* per-trial energy per inference, total (idle included), joules */
+  double trial_j[ROVE_ER_MAX_TRIALS];
+  double energy_j;         /* median over trials, total per inference */
+  double energy_dyn_j;     /* median, idle power subtracted */
+  double ci_lo_j, ci_hi_j; /* 95 % CI (Student t) of the mean total */
+  double cv;               /* std / mean over trials */
+  double power_w;          /* average during the windows */
+  double idle_power_w;     /* mean of idle before and after */
+  double idle_before_w, idle_after_w;
+  double latency_p50_s, latency_p99_s; /* per batch */
+  uint64_t n_inferences;               /* examples run inside the windows */
+  uint64_t n_samples;                  /* sensor samples inside the windows */
+  double sample_period_s;              /* measured mean interval */
+  double jitter_s;                     /* std of the sample interval */
+} rove_energy_result;
+
+/* 1 when status is OK and no invalidating flag is set. */
+int rove_energy_result_valid(const rove_energy_result *r);
+
+/* The request id of (model, board): the first 8 bytes of
+ * BLAKE2b(model hash || board), so a re-issued request (another agent,
+ * a resumed sweep) carries the same id and the hub keeps one result. */
+uint64_t rove_ep_request_id(const unsigned char model_hash[32],
+                            const char *board);
+
+/* Encoders append one whole frame to w; check w->failed or the return
+ * value. Decoders take a frame payload and return 0 or ROVE_EFORMAT with a
+ * message naming the message type and field. */
+int rove_ep_encode_hello(rove_wbuf *w, const rove_ep_hello *h);
+int rove_ep_decode_hello(const unsigned char *p, uint32_t n, rove_ep_hello *h);
+int rove_ep_encode_nonce(rove_wbuf *w, int type,
+                         const unsigned char nonce[ROVE_EP_NONCE]);
+/* CHALLENGE (nonce), AUTH and AUTH_OK (mac) share this layout. */
+int rove_ep_decode_nonce(const unsigned char *p, uint32_t n,
+                         unsigned char out[ROVE_EP_NONCE]);
+int rove_ep_encode_request(rove_wbuf *w, const rove_ep_request *q);
+int rove_ep_decode_request(const unsigned char *p, uint32_t n,
+                           rove_ep_request *q);
+int rove_ep_encode_result(rove_wbuf *w, const rove_energy_result *r);
+int rove_ep_decode_result(const unsigned char *p, uint32_t n,
+                          rove_energy_result *r);
+int rove_ep_encode_ack(rove_wbuf *w, uint64_t request_id);
+int rove_ep_decode_ack(const unsigned char *p, uint32_t n, uint64_t *id);
+
+/* Result payload without a frame header (journal records use it). */
+void rove_energy_result_put(rove_wbuf *w, const rove_energy_result *r);
+int rove_energy_result_get(rove_rbuf *rb, rove_energy_result *r);
+
+/* ---- Energy journal (DIR/energy.journal) ------------------------------
+ * A file header "ROVEEJ1\n" then records: u32 payload length, u32 CRC32
+ * of the payload, payload (rove_energy_result_put). A record is fsync'ed
+ * before the agent is acknowledged. On open a torn last record (short, or
+ * a bad CRC with nothing after it: the crash came mid-write) is cut off
+ * and reported; a bad record followed by more data is corruption and an
+ * error naming the byte offset, and nothing is truncated. */
+typedef struct rove_energy_table {
+  rove_energy_result *r;
+  size_t n, cap;
+} rove_energy_table;
+
+void rove_energy_table_init(rove_energy_table *t);
+void rove_energy_table_deinit(rove_energy_table *t);
+/* Adds r unless a result with its request id is there already.
+ * *added (may be NULL) says which. 0 or ROVE_ENOMEM. */
+int rove_energy_table_add(rove_energy_table *t, const rove_energy_result *r,
+                          int *added);
+/* Borrowed pointer (NULL: none) to the result for (model hash, board). */
+const rove_energy_result *
+rove_energy_table_find(const rove_energy_table *t,
+                       const unsigned char model_hash[32], const char *board);
+const rove_energy_result *rove_energy_table_find_id(const rove_energy_table *t,
+                                                    uint64_t request_id);
+
+typedef struct rove_energy_journal {
+  FILE *f;
+  char path[1024];
+} rove_energy_journal;
+
+/* Opens (creating) path for appending, loading its records into t (which
+ * must be initialised; duplicates are dropped). *torn_bytes (may be NULL)
+ * is the size of a cut-off torn tail. */
+int rove_energy_journal_open(rove_energy_journal *j, const char *path,
+                             rove_energy_table *t, size_t *torn_bytes);
+/* Reads path into t without opening it for writing (rove join). A missing
+ * file is an empty journal. */
+int rove_energy_journal_read(const char *path, rove_energy_table *t,
+                             size_t *torn_bytes);
+/* Appends one record and fsyncs. */
+int rove_energy_journal_append(rove_energy_journal *j,
+                               const rove_energy_result *r);
+void rove_energy_journal_close(rove_energy_journal *j);
+
+#endif

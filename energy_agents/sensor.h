@@ -1,0 +1,86 @@
+/* sensor.h - power/energy sensor back-ends, discovered by name and label, each
+ * labelled with its scope. */
+#ifndef ROVE_ENERGY_AGENTS_SENSOR_H
+#define ROVE_ENERGY_AGENTS_SENSOR_H
+
+#include <stddef.h>
+
+/* What a reading means. A POWER sensor gives instantaneous watts (the
+ * sampler integrates by trapezoid); an ENERGY sensor gives a cumulative
+ * counter in joules, already unwrapped (the sampler differences it); an
+ * ESTIMATE has no reading at all: energy comes from MACs and bytes. */
+enum rove_sensor_kind {
+  ROVE_SENSOR_POWER = 1,
+  ROVE_SENSOR_ENERGY = 2,
+  ROVE_SENSOR_ESTIMATE = 3
+};
+
+#define ROVE_SENSOR_MAX_CH 8
+#define ROVE_SENSOR_PATH 512
+
+/* One channel: a file with a power or energy value, or (INA3221 hwmon)
+ * a voltage file and a current file whose product is power. */
+typedef struct rove_sensor_ch {
+  char label[64];
+  char path_a[ROVE_SENSOR_PATH];
+  char path_b[ROVE_SENSOR_PATH]; /* "" unless P = a * b */
+  double scale;                  /* raw (or raw product) -> W or J */
+  double max_range_j;            /* counter wrap modulus in J, 0: none */
+  double last_raw;               /* counters: the previous raw reading */
+  double acc_j;                  /* counters: unwrapped energy so far */
+  int have_last;
+} rove_sensor_ch;
+
+/* A sensor sums its channels (e.g. two RAPL packages). When `reason` is
+ * non-empty the sensor was found but cannot be read, or none was found:
+ * it is unmeasurable and must be reported as such, never as 0 J. */
+typedef struct rove_sensor {
+  char name[128]; /* e.g. "ina3221-hwmon:VDD_IN", "rapl:package-0" */
+  int kind;       /* enum rove_sensor_kind */
+  int scope;      /* enum rove_energy_scope (common/energy_proto.h) */
+  int n_ch;
+  rove_sensor_ch ch[ROVE_SENSOR_MAX_CH];
+  double update_interval_s; /* the sensor's own refresh period, 0: unknown */
+  unsigned wraps;           /* counter wraps seen */
+  char reason[256];         /* unmeasurable: why */
+  /* external meter: a child process printing one reading (W) per line */
+  char meter_cmd[256];
+  int meter_fd;
+  int meter_pid;
+  char meter_line[128];
+  size_t meter_len;
+} rove_sensor;
+
+/* Finds a sensor. `root` prefixes every sysfs path ("" or NULL: the real
+ * /sys; tests pass a fake tree). `spec` is one of:
+ *   auto             the first back-end that finds a device, in the order
+ *                    ina3221 (iio), ina3221 (hwmon), rapl, hwmon; the
+ *                    estimate when none is present
+ *   ina3221[:LABEL]  Jetson INA3221 (either driver); LABEL picks one rail
+ *   hwmon[:NAME]     generic hwmon power*_input / energy*_input
+ *   rapl[:ZONE]      RAPL powercap, default: every package-* zone
+ *   meter:COMMAND    run COMMAND (sh -c), one reading in watts per line
+ *   estimate         analytical estimate (labelled scope "estimate")
+ * A device that exists but cannot be read gives 0 with s->reason set (the
+ * sensor is unmeasurable); a bad spec is ROVE_EINVAL. Call
+ * rove_sensor_deinit afterwards either way. */
+int rove_sensor_open(rove_sensor *s, const char *root, const char *spec);
+void rove_sensor_deinit(rove_sensor *s);
+
+/* 1 when the sensor can be sampled. */
+int rove_sensor_measurable(const rove_sensor *s);
+
+/* Reads the current value: watts (POWER) or unwrapped joules (ENERGY).
+ * *t gets the CLOCK_MONOTONIC time of the reading in seconds. For the
+ * meter this blocks until the next line or timeout_s (ROVE_ERANGE).
+ * Errors (vanished file, EACCES, a counter running backwards with no
+ * known range) name the file. */
+int rove_sensor_read(rove_sensor *s, double timeout_s, double *value,
+                     double *t);
+
+/* CLOCK_MONOTONIC in seconds. */
+double rove_now(void);
+/* Sleeps (CLOCK_MONOTONIC, restarts after signals) for s seconds. */
+void rove_sleep(double s);
+
+#endif
