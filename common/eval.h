@@ -35,9 +35,11 @@ const char *rove_diag_name(int bit); /* e.g. "zero_grad" */
 typedef struct rove_example_result {
   int8_t broken; /* 1: a verified adversarial example was found */
   int8_t attack; /* index into rove_attack_names() of the attack that
-                    broke it; -1 when not broken */
+                    broke it; -1 when not broken (or broken because the
+                    clean point is already misclassified) */
   double margin; /* lowest true-model margin z_y - max_{j!=y} z_j seen
-                    (double), < 0 when broken */
+                    (double), <= 0 when broken (misclassified means the
+                    first argmax is not y, as in the frameworks) */
   uint32_t diag; /* bit set of enum rove_diag */
 } rove_example_result;
 
@@ -60,14 +62,20 @@ typedef struct rove_unit {
   const float *x;     /* n * numel(m->in), in [0, 1] */
   const int *y;       /* n labels */
   const int64_t *idx; /* n global example indices */
+  int bmax;           /* examples attacked together (0: 64); results do
+                         not depend on it, only speed and memory do */
 } rove_unit;
 
 /* Runs restart `u->restart` of the profile's attack pipeline on the n
  * examples (the caller has already dropped examples that are clean-wrong or
- * broken earlier). out[i] is filled for every example; x_adv (optional,
+ * broken earlier; one that is misclassified anyway comes back broken with
+ * attack -1). out[i] is filled for every example; x_adv (optional,
  * n * numel(m->in)) receives verified adversarial examples of broken ones
- * and the best candidate otherwise. Returns 0 or a negative code (a failing
- * unit is reported by the caller as a unit with an error, not a crash). */
+ * and the lowest-margin candidate otherwise. *st (optional) is
+ * overwritten. Everything is borrowed; nothing needs freeing. Returns 0 or
+ * a negative code (a failing unit is reported by the caller as a unit with
+ * an error, not a crash): eps outside [0, 1], labels outside the model's
+ * classes, a loss the model cannot support (rove_profile_check). */
 int rove_eval_unit(const rove_unit *u, rove_example_result *out, float *x_adv,
                    rove_unit_stats *st);
 
@@ -82,6 +90,14 @@ void rove_profile_destroy(rove_profile **p); /* sets *p = NULL */
  * are accepted. */
 int rove_profile_set(rove_profile *p, const char *key, const char *value);
 int rove_profile_restarts(const rove_profile *p);
+/* The norm the profile was configured for (option "norm"; default linf):
+ * what a caller puts in rove_unit.norm_linf. */
+int rove_profile_norm_linf(const rove_profile *p);
+/* Checks that the profile can attack model m under the norm: DLR needs 3
+ * classes, targeted DLR 4, Square alone only L-inf. Errors name the attack,
+ * the loss and the reason. */
+int rove_profile_check(const rove_profile *p, const rove_model *m,
+                       int norm_linf);
 /* The presets `rove attack --profile ablation` expands to, in order. */
 extern const char *const rove_ablation_presets[];
 /* One line describing the profile (for logs and the report). */
