@@ -441,8 +441,12 @@ int rove_ini_get_doubles(const rove_ini *ini, const rove_ini_section *s,
     return missing(ini, s, key);
   const char *p = k->value;
   for (int item = 1;; item++) {
+    while (isspace((unsigned char)*p))
+      p++;
     const char *c = strchr(p, ',');
     size_t len = c ? (size_t)(c - p) : strlen(p);
+    while (len > 0 && isspace((unsigned char)p[len - 1]))
+      len--;
     char tmp[64];
     if (len >= sizeof tmp)
       return rove_ini_error(ROVE_EINVAL, ini, s, k, "item %d is too long",
