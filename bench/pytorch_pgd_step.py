@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""pytorch_pgd_step.py - times SmallCNN's PGD step in PyTorch beside rove's.
+
+The same work `rove bench` calls a step: forward, cross-entropy, backward to
+the input only (parameters do not require gradients), one L-inf sign step
+and a clip to [0, 1]; batch 100, one thread (torch.set_num_threads(1)).
+Prints examples/s; with a rove figure (--rove-figure, or by running
+`rove bench --json` itself) also prints rove / PyTorch.
+
+Run with /usr/bin/python3 (Debian's python3-torch). rove never needs this
+script; it is only a side-by-side benchmark.
+
+  /usr/bin/python3 bench/pytorch_pgd_step.py [--rove-bin build/bin/rove]
+      [--rove-figure EX_PER_S] [--no-rove] [--batch 100] [--min-time 2]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError:
+    sys.exit("pytorch_pgd_step.py: PyTorch is not installed "
+             "(apt-get install python3-torch; run with /usr/bin/python3)")
+
+
+def small_cnn(width=1.0, classes=10):
+    """SmallCNN as rove_arch_smallcnn builds it (unpadded 3x3 convs)."""
+    c1, c2 = int(32 * width), int(64 * width)
+    h = int(200 * width)
+    return nn.Sequential(
+        nn.Conv2d(1, c1, 3), nn.ReLU(), nn.Conv2d(c1, c1, 3), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Conv2d(c1, c2, 3), nn.ReLU(),
+        nn.Conv2d(c2, c2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(c2 * 16, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(),
+        nn.Linear(h, classes))
+
+
+def macs(width=1.0, classes=10):
+    c1, c2, h = int(32 * width), int(64 * width), int(200 * width)
+    return (26 * 26 * c1 * 9 + 24 * 24 * c1 * c1 * 9 + 10 * 10 * c2 * c1 * 9
+            + 8 * 8 * c2 * c2 * 9 + c2 * 16 * h + h * h + h * classes)
+
+
+def time_it(fn, min_time):
+    """Mean seconds per call after a warm-up of a tenth of min_time."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 0.1 * min_time:
+        fn()
+    reps, t0 = 0, time.perf_counter()
+    while True:
+        fn()
+        reps += 1
+        t = time.perf_counter() - t0
+        if t >= min_time:
+            return t / reps
+
+
+def rove_step_figure(rove_bin, batch, min_time):
+    out = subprocess.run(
+        [rove_bin, "bench", "--json", "--batch", str(batch), "--min-time",
+         str(min_time)], check=True, capture_output=True, text=True,
+        env=dict(os.environ, OPENBLAS_NUM_THREADS="1")).stdout
+    res = json.loads(out)
+    for r in res["results"]:
+        if r["model"] == "smallcnn" and r["batch"] == batch:
+            return r["step_ex_per_s"], r["fwd_ex_per_s"], res
+    sys.exit("pytorch_pgd_step.py: rove bench printed no smallcnn figure "
+             "at batch %d" % batch)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--batch", type=int, default=100)
+    ap.add_argument("--min-time", type=float, default=2.0)
+    ap.add_argument("--rove-bin",
+                    default=os.path.join(here, "..", "build", "bin", "rove"))
+    ap.add_argument("--rove-figure", type=float,
+                    help="rove's PGD-step examples/s (skips running rove)")
+    ap.add_argument("--no-rove", action="store_true")
+    a = ap.parse_args()
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = small_cnn().eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    B = a.batch
+    x = torch.rand(B, 1, 28, 28)
+    y = torch.randint(0, 10, (B,))
+    state = {"x": x.clone()}
+
+    def fwd():
+        with torch.no_grad():
+            model(x)
+
+    def step():
+        xa = state["x"].requires_grad_(True)
+        loss = F.cross_entropy(model(xa), y, reduction="sum")
+        (g,) = torch.autograd.grad(loss, xa)
+        state["x"] = (xa.detach() + 0.01 * g.sign()).clamp_(0.0, 1.0)
+
+    tf = time_it(fwd, a.min_time)
+    ts = time_it(step, a.min_time)
+    m = macs()
+    print("PyTorch %s, %d thread(s), SmallCNN %d MACs/example, batch %d"
+          % (torch.__version__, torch.get_num_threads(), m, B))
+    print("pytorch forward:  %9.1f examples/s  %6.2f GFLOP/s"
+          % (B / tf, 2 * m * B / tf * 1e-9))
+    print("pytorch PGD step: %9.1f examples/s  %6.2f GFLOP/s"
+          % (B / ts, 4 * m * B / ts * 1e-9))
+
+    rove = a.rove_figure
+    if rove is None and not a.no_rove:
+        if not os.access(a.rove_bin, os.X_OK):
+            print("(no rove binary at %s: pass --rove-bin or --rove-figure)"
+                  % a.rove_bin)
+            return
+        rove, rove_fwd, res = rove_step_figure(a.rove_bin, B, a.min_time)
+        print("rove forward:     %9.1f examples/s  (openblas core %s)"
+              % (rove_fwd, res["openblas_core"]))
+        print("rove/PyTorch forward:  %.2f" % (rove_fwd / (B / tf)))
+    if rove is not None:
+        print("rove PGD step:    %9.1f examples/s" % rove)
+        print("rove/PyTorch PGD step: %.2f" % (rove / (B / ts)))
+
+
+if __name__ == "__main__":
+    main()

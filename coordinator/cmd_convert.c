@@ -1,0 +1,128 @@
+/* cmd_convert.c - `rove convert`: write a model (ONNX or built-in) as .rove. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/arch.h"
+#include "common/err.h"
+#include "common/format_rove.h"
+#include "common/model.h"
+#include "coordinator/cli.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: rove convert IN OUT.rove\n"
+          "       rove convert --builtin smallcnn [--width W] [--classes N]\n"
+          "                    [--seed S] OUT.rove\n\n"
+          "Writes a model in rove's native format (common/FORMAT.md): either\n"
+          "a model file IN (ONNX or .rove), or a built-in architecture with\n"
+          "random weights drawn from SEED. The output is written atomically\n"
+          "and its content hash printed; loading OUT gives the same hash and\n"
+          "the same logits as IN.\n\n"
+          "  --builtin NAME  built-in architecture (smallcnn)\n"
+          "  --width W       width multiplier of the built-in (default 1)\n"
+          "  --classes N     classes of the built-in (default 10)\n"
+          "  --seed S        weight seed of the built-in (default 1)\n"
+          "  -h, --help      this text\n");
+}
+
+static int parse_num(const char *s, double lo, double hi, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (!*s || *end || errno || !(v >= lo && v <= hi))
+    return -1;
+  *out = v;
+  return 0;
+}
+
+int rove_cmd_convert(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"builtin", required_argument, NULL, 'B'},
+      {"width", required_argument, NULL, 'w'},
+      {"classes", required_argument, NULL, 'c'},
+      {"seed", required_argument, NULL, 's'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  const char *builtin = NULL;
+  double width = 1, classes = 10, seed = 1;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'B': builtin = optarg; break;
+    case 'w':
+      if (parse_num(optarg, 0.0625, 64, &width) < 0) {
+        fprintf(stderr,
+                "rove convert: --width '%s': expected a number in "
+                "[0.0625, 64]\n",
+                optarg);
+        return ROVE_EXIT_USAGE;
+      }
+      break;
+    case 'c':
+      if (parse_num(optarg, 2, 100000, &classes) < 0 ||
+          classes != (int)classes) {
+        fprintf(stderr,
+                "rove convert: --classes '%s': expected an integer "
+                ">= 2\n",
+                optarg);
+        return ROVE_EXIT_USAGE;
+      }
+      break;
+    case 's':
+      if (parse_num(optarg, 0, 9007199254740992.0, &seed) < 0 ||
+          seed != (double)(uint64_t)seed) {
+        fprintf(stderr,
+                "rove convert: --seed '%s': expected a non-negative "
+                "integer\n",
+                optarg);
+        return ROVE_EXIT_USAGE;
+      }
+      break;
+    case 'h': usage(stdout); return ROVE_EXIT_OK;
+    default: usage(stderr); return ROVE_EXIT_USAGE;
+    }
+  }
+  int want = builtin ? 1 : 2;
+  if (argc - optind != want) {
+    fprintf(stderr, "rove convert: expected %s\n\n",
+            builtin ? "one OUT.rove argument with --builtin"
+                    : "IN and OUT.rove arguments");
+    usage(stderr);
+    return ROVE_EXIT_USAGE;
+  }
+  if (builtin && strcmp(builtin, "smallcnn") != 0) {
+    fprintf(stderr,
+            "rove convert: --builtin '%s': unknown architecture (expected "
+            "smallcnn)\n",
+            builtin);
+    return ROVE_EXIT_USAGE;
+  }
+  const char *out = argv[argc - 1];
+  rove_model m;
+  int rc;
+  memset(&m, 0, sizeof m);
+  if (builtin) {
+    rc = rove_arch_smallcnn(&m, (float)width, (int)classes, (uint64_t)seed);
+    if (rc == 0 && !m.finalized)
+      rc = rove_model_finalize(&m, -1);
+  } else {
+    rc = rove_model_load(&m, argv[optind]);
+  }
+  if (rc == 0)
+    rc = rove_model_save(&m, out);
+  if (rc < 0) {
+    rove_error_print(stderr);
+    rove_model_deinit(&m);
+    return ROVE_EXIT_FAIL;
+  }
+  char hex[65];
+  rove_model_hash_hex(&m, hex);
+  printf("%s  %s\n", hex, out);
+  rove_model_deinit(&m);
+  return ROVE_EXIT_OK;
+}
