@@ -1,0 +1,339 @@
+/* test_model.c - the graph builder and exec: whole-model gradients against
+ * finite differences, bit-identical per-example results for any batch
+ * size, and builder errors that name the node. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/arch.h"
+#include "common/err.h"
+#include "common/model.h"
+#include "common/rng.h"
+
+static float *falloc(size_t n) {
+  float *p = calloc(n ? n : 1, sizeof(float));
+  cr_assert(p != NULL);
+  return p;
+}
+
+static void fill_uniform(float *v, size_t n, float lo, float hi, uint64_t key) {
+  uint64_t id[2] = {0x6d6f64656cull, key};
+  rove_rng g;
+  rove_rng_init(&g, id, 2);
+  for (size_t i = 0; i < n; i++)
+    v[i] = lo + (hi - lo) * rove_rng_uniform(&g);
+}
+
+/* conv -> relu -> maxpool -> conv (+ residual add) -> relu -> branch: gap
+ * and flatten, concat -> linear. Input {2, 8, 8}. */
+static void build_dag(rove_model *m) {
+  rove_shape in = {3, {2, 8, 8, 0}};
+  rove_attrs a;
+  int c1, r1, mp, c2, ad, r2, gp, fl, cc, fc;
+  cr_assert_eq(rove_model_init(m, &in), 0);
+  rove_attrs_default(&a);
+  a.kh = a.kw = 3;
+  a.pt = a.pl = a.pb = a.pr = 1;
+  a.out = 4;
+  a.has_bias = 1;
+  int x = ROVE_INPUT;
+  cr_assert_eq(rove_model_add(m, ROVE_OP_CONV, "c1", &x, 1, &a, &c1), 0);
+  cr_assert_eq(rove_model_add(m, ROVE_OP_RELU, "r1", &c1, 1, NULL, &r1), 0);
+  rove_attrs_default(&a);
+  a.kh = a.kw = 2;
+  a.sh = a.sw = 2;
+  cr_assert_eq(rove_model_add(m, ROVE_OP_MAXPOOL, "mp", &r1, 1, &a, &mp), 0);
+  rove_attrs_default(&a);
+  a.kh = a.kw = 3;
+  a.pt = a.pl = a.pb = a.pr = 1;
+  a.out = 4;
+  a.groups = 2;
+  a.has_bias = 1;
+  cr_assert_eq(rove_model_add(m, ROVE_OP_CONV, "c2", &mp, 1, &a, &c2), 0);
+  int res[2] = {c2, mp};
+  cr_assert_eq(rove_model_add(m, ROVE_OP_ADD, "res", res, 2, NULL, &ad), 0);
+  cr_assert_eq(rove_model_add(m, ROVE_OP_RELU, "r2", &ad, 1, NULL, &r2), 0);
+  cr_assert_eq(rove_model_add(m, ROVE_OP_GAP, "gap", &r2, 1, NULL, &gp), 0);
+  rove_attrs_default(&a);
+  a.shape.rank = 1;
+  a.shape.d[0] = 4;
+  cr_assert_eq(rove_model_add(m, ROVE_OP_RESHAPE, "gflat", &gp, 1, &a, &gp), 0);
+  a.shape.d[0] = 4 * 4 * 4;
+  cr_assert_eq(rove_model_add(m, ROVE_OP_RESHAPE, "flat", &r2, 1, &a, &fl), 0);
+  int cat[2] = {gp, fl};
+  rove_attrs_default(&a);
+  cr_assert_eq(rove_model_add(m, ROVE_OP_CONCAT, "cat", cat, 2, &a, &cc), 0);
+  rove_attrs_default(&a);
+  a.out = 5;
+  a.has_bias = 1;
+  cr_assert_eq(rove_model_add(m, ROVE_OP_LINEAR, "fc", &cc, 1, &a, &fc), 0);
+  for (int i = 0; i < m->n_nodes; i++)
+    rove_arch_init_he(m, i, 7);
+  /* Nonzero biases, so their gradients are exercised too. */
+  for (int i = 0; i < m->n_nodes; i++) {
+    const rove_node *n = &m->nodes[i];
+    if (n->a.has_bias) {
+      float *p = rove_model_node_params(m, i);
+      fill_uniform(p + n->n_params - (size_t)n->a.out, (size_t)n->a.out, -0.3f,
+                   0.3f, 100 + (uint64_t)i);
+    }
+  }
+  cr_assert_eq(rove_model_finalize(m, -1), 0);
+  cr_assert_eq(m->n_classes, 5);
+}
+
+/* L = sum r * logits, in double. */
+static double model_loss(rove_exec *e, int B, const float *x, const float *r) {
+  rove_exec_forward(e, B, x);
+  const float *z = rove_exec_logits(e);
+  double s = 0;
+  for (int i = 0; i < B * e->m->n_classes; i++)
+    s += (double)r[i] * z[i];
+  return s;
+}
+
+/* Central difference of L in v[k]; near a ReLU/MaxPool kink the steps h
+ * and h/2 disagree (by more than float noise, judged against the gradient
+ * scale `rms`), and the point is reported as unusable (returns 0). */
+static int fd_at(rove_exec *e, int B, float *x, const float *r, float *v,
+                 size_t k, double rms, double *out) {
+  double d[2];
+  float hs[2] = {1e-3f, 5e-4f};
+  for (int t = 0; t < 2; t++) {
+    float v0 = v[k];
+    v[k] = v0 + hs[t];
+    double xp = v[k], lp = model_loss(e, B, x, r);
+    v[k] = v0 - hs[t];
+    double xm = v[k], lm = model_loss(e, B, x, r);
+    v[k] = v0;
+    d[t] = (lp - lm) / (xp - xm);
+  }
+  *out = d[1];
+  return fabs(d[0] - d[1]) <= 1e-3 * (fabs(d[0]) + fabs(d[1])) + 1e-2 * rms;
+}
+
+Test(model, dag_gradients_match_finite_differences) {
+  rove_model m;
+  rove_exec e;
+  build_dag(&m);
+  const int B = 3;
+  cr_assert_eq(rove_exec_init(&e, &m, B), 0);
+  size_t nx = (size_t)B * (size_t)rove_shape_numel(&m.in);
+  size_t nz = (size_t)B * (size_t)m.n_classes;
+  float *x = falloc(nx), *r = falloc(nz), *dx = falloc(nx);
+  float *dp = falloc(m.n_params);
+  fill_uniform(x, nx, 0, 1, 1);
+  fill_uniform(r, nz, -1, 1, 2);
+  rove_exec_forward(&e, B, x);
+  rove_exec_backward(&e, B, x, r, dx, dp);
+
+  double rms = 0;
+  for (size_t k = 0; k < nx; k++)
+    rms += (double)dx[k] * dx[k];
+  rms = sqrt(rms / (double)nx);
+  int bad = 0, skipped = 0;
+  for (size_t k = 0; k < nx; k++) {
+    double fd;
+    if (!fd_at(&e, B, x, r, x, k, rms, &fd)) {
+      skipped++;
+      continue;
+    }
+    if (!(fabs(fd - dx[k]) <= 3e-3 * fabs(fd) + 1e-2 * rms)) {
+      if (bad++ < 10)
+        cr_log_error("dx[%zu]: analytic %g, finite difference %g", k,
+                     (double)dx[k], fd);
+    }
+  }
+  cr_expect_eq(bad, 0, "%d input gradients disagree", bad);
+  cr_expect_lt(skipped, (int)nx / 20, "%d of %zu inputs near kinks", skipped,
+               nx);
+
+  /* Parameter gradients: every trainable parameter of every node. */
+  bad = skipped = 0;
+  int checked = 0;
+  for (int i = 0; i < m.n_nodes; i++) {
+    const rove_node *n = &m.nodes[i];
+    float *p = m.params + n->param_off;
+    const float *g = dp + n->param_off;
+    double prms = 0;
+    for (size_t k = 0; k < n->n_trainable; k++)
+      prms += (double)g[k] * g[k];
+    prms = sqrt(prms / (double)(n->n_trainable ? n->n_trainable : 1));
+    for (size_t k = 0; k < n->n_trainable; k++) {
+      double fd;
+      if (!fd_at(&e, B, x, r, p, k, prms, &fd)) {
+        skipped++;
+        continue;
+      }
+      checked++;
+      if (!(fabs(fd - g[k]) <= 3e-3 * fabs(fd) + 1e-2 * prms)) {
+        if (bad++ < 10)
+          cr_log_error("%s param %zu: analytic %g, finite difference %g",
+                       n->name, k, (double)g[k], fd);
+      }
+    }
+  }
+  cr_expect_eq(bad, 0, "%d parameter gradients disagree", bad);
+  cr_expect_gt(checked, 150);
+  cr_expect_lt(skipped, checked / 20);
+
+  /* Backward without parameter gradients gives the same dx. */
+  float *dx2 = falloc(nx);
+  rove_exec_forward(&e, B, x);
+  rove_exec_backward(&e, B, x, r, dx2, NULL);
+  cr_expect(memcmp(dx, dx2, nx * sizeof(float)) == 0);
+  free(dx2);
+  free(x);
+  free(r);
+  free(dx);
+  free(dp);
+  rove_exec_deinit(&e);
+  rove_model_deinit(&m);
+}
+
+/* Runs examples [off, off + B) alone and compares logits and input
+ * gradients bit for bit with the rows of a reference run. */
+static void check_batches(const rove_model *m, const int *sizes, int n_sizes,
+                          int bmax) {
+  rove_exec e;
+  cr_assert_eq(rove_exec_init(&e, m, bmax), 0);
+  size_t d = (size_t)rove_shape_numel(&m->in), N = (size_t)m->n_classes;
+  float *x = falloc((size_t)bmax * d), *r = falloc((size_t)bmax * N);
+  float *z = falloc((size_t)bmax * N), *dx = falloc((size_t)bmax * d);
+  float *dx1 = falloc((size_t)bmax * d);
+  fill_uniform(x, (size_t)bmax * d, 0, 1, 11);
+  fill_uniform(r, (size_t)bmax * N, -1, 1, 12);
+  rove_exec_forward(&e, bmax, x);
+  memcpy(z, rove_exec_logits(&e), (size_t)bmax * N * sizeof(float));
+  rove_exec_backward(&e, bmax, x, r, dx, NULL);
+  for (int s = 0; s < n_sizes; s++) {
+    int B = sizes[s];
+    /* Odd offsets: the batch starts at a different example each time. */
+    for (int off = 0; off + B <= bmax; off += B + 3) {
+      rove_exec_forward(&e, B, x + (size_t)off * d);
+      cr_assert(memcmp(rove_exec_logits(&e), z + (size_t)off * N,
+                       (size_t)B * N * sizeof(float)) == 0,
+                "logits of examples %d..%d differ at batch %d vs %d", off,
+                off + B - 1, B, bmax);
+      rove_exec_backward(&e, B, x + (size_t)off * d, r + (size_t)off * N, dx1,
+                         NULL);
+      cr_assert(
+          memcmp(dx1, dx + (size_t)off * d, (size_t)B * d * sizeof(float)) == 0,
+          "input gradients of examples %d..%d differ at batch %d vs %d", off,
+          off + B - 1, B, bmax);
+      if (B > 8)
+        break;
+    }
+  }
+  free(x);
+  free(r);
+  free(z);
+  free(dx);
+  free(dx1);
+  rove_exec_deinit(&e);
+}
+
+Test(model, per_example_results_do_not_depend_on_batch_size) {
+  rove_model m;
+  const int sizes[] = {1, 7, 64, 99};
+  cr_assert_eq(rove_arch_smallcnn(&m, 1.0f, 10, 3), 0);
+  check_batches(&m, sizes, 4, 100);
+  rove_model_deinit(&m);
+  build_dag(&m);
+  check_batches(&m, sizes, 4, 100);
+  rove_model_deinit(&m);
+  int hidden[2] = {37, 300};
+  rove_shape in = {3, {3, 5, 5, 0}};
+  cr_assert_eq(rove_arch_mlp(&m, &in, hidden, 2, 9, 4), 0);
+  check_batches(&m, sizes, 4, 100);
+  rove_model_deinit(&m);
+}
+
+Test(model, smallcnn_shape_and_determinism) {
+  rove_model a, b;
+  cr_assert_eq(rove_arch_smallcnn(&a, 1.0f, 10, 5), 0);
+  cr_assert_eq(rove_arch_smallcnn(&b, 1.0f, 10, 5), 0);
+  cr_expect_eq(a.n_classes, 10);
+  /* conv 320 + 9248 + 18496 + 36928, fc 205000 + 40200 + 2010 */
+  cr_expect_eq(a.n_params, 312202);
+  cr_expect(memcmp(a.hash, b.hash, sizeof a.hash) == 0);
+  /* MACs: 26*26*32*9 + 24*24*32*288 + 10*10*64*288 + 8*8*64*576 +
+   * 1024*200 + 200*200 + 200*10 */
+  cr_expect_eq(rove_model_macs(&a), 194688.0 + 5308416.0 + 1843200.0 +
+                                        2359296.0 + 204800.0 + 40000.0 +
+                                        2000.0);
+  rove_model_deinit(&b);
+  cr_assert_eq(rove_arch_smallcnn(&b, 1.0f, 10, 6), 0);
+  cr_expect(memcmp(a.hash, b.hash, sizeof a.hash) != 0);
+  rove_model_deinit(&a);
+  rove_model_deinit(&b);
+}
+
+/* Builds in {C, 6, 6} and expects `op` with inputs `in` to fail with a
+ * negative code and a message naming the node. */
+static void expect_error(int op, const int *in, int n_in, const rove_attrs *a,
+                         int C) {
+  rove_model m;
+  rove_shape s = {3, {C, 6, 6, 0}};
+  rove_attrs r;
+  int c;
+  cr_assert_eq(rove_model_init(&m, &s), 0);
+  rove_attrs_default(&r);
+  cr_assert_eq(rove_model_add(&m, ROVE_OP_RELU, "first", (int[]){ROVE_INPUT}, 1,
+                              &r, NULL),
+               0);
+  rove_attrs_default(&r);
+  r.kh = r.kw = 3;
+  r.out = 2;
+  cr_assert_eq(rove_model_add(&m, ROVE_OP_CONV, "second", (int[]){ROVE_INPUT},
+                              1, &r, &c),
+               0);
+  rove_error_clear();
+  int rc = rove_model_add(&m, op, "culprit", in, n_in, a, NULL);
+  cr_expect_lt(rc, 0, "op %s should fail", rove_layers[op]->name);
+  cr_expect(strstr(rove_error_message(), "culprit") != NULL,
+            "message does not name the node: '%s'", rove_error_message());
+  cr_expect_eq(m.n_nodes, 2, "a failed add must not leave a node behind");
+  rove_model_deinit(&m);
+}
+
+Test(model, builder_errors_name_the_node) {
+  rove_attrs a;
+  rove_attrs_default(&a);
+  /* Node 5 does not exist (nodes 0 and 1 do). */
+  expect_error(ROVE_OP_RELU, (int[]){5}, 1, &a, 3);
+  /* A node cannot read itself or a later node. */
+  expect_error(ROVE_OP_RELU, (int[]){2}, 1, &a, 3);
+  expect_error(ROVE_OP_RELU, (int[]){-5}, 1, &a, 3);
+  /* add: {3,6,6} + {2,4,4} */
+  expect_error(ROVE_OP_ADD, (int[]){0, 1}, 2, &a, 3);
+  /* concat along channels: spatial sizes 6x6 vs 4x4 */
+  expect_error(ROVE_OP_CONCAT, (int[]){0, 1}, 2, &a, 3);
+  /* conv: groups 2 does not divide 3 input channels */
+  rove_attrs_default(&a);
+  a.out = 4;
+  a.groups = 2;
+  expect_error(ROVE_OP_CONV, (int[]){0}, 1, &a, 3);
+  /* conv: groups 3 does not divide 4 output channels */
+  a.groups = 3;
+  expect_error(ROVE_OP_CONV, (int[]){0}, 1, &a, 3);
+  /* conv: kernel larger than the input */
+  rove_attrs_default(&a);
+  a.out = 2;
+  a.kh = a.kw = 7;
+  expect_error(ROVE_OP_CONV, (int[]){0}, 1, &a, 3);
+  /* linear on a vector: the wrong number of inputs */
+  rove_attrs_default(&a);
+  a.out = 2;
+  expect_error(ROVE_OP_LINEAR, (int[]){0, 1}, 2, &a, 3);
+  /* reshape to a different element count */
+  rove_attrs_default(&a);
+  a.shape.rank = 1;
+  a.shape.d[0] = 100;
+  expect_error(ROVE_OP_RESHAPE, (int[]){0}, 1, &a, 3);
+  /* binary op with an unknown constant mode */
+  rove_attrs_default(&a);
+  a.cmode = 9;
+  expect_error(ROVE_OP_MUL, (int[]){0}, 1, &a, 3);
+}
