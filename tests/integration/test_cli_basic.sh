@@ -102,6 +102,12 @@ if [ -d "${ROVE_DATA_DIR:-/usr/share/datasets/fashion-mnist}" ]; then
       c += (b - 3 == $2); n++; if (NR == 2 && $1 != 100) bad = 1 }
       END { if (bad) print "bad"; else printf "%.6f", c / n }' "$T/l.csv")
   [ "$acc2" = "$acc" ] || fail "CSV accuracy $acc2 vs reported $acc"
+  # Per-example results never depend on the batch they ran in.
+  for b in 1 7; do
+    run 0 "$R" eval "$T/a.rove" --data 'fashion-mnist:test[100:300]' \
+      --batch $b --logits "$T/l$b.csv"
+    cmp "$T/l.csv" "$T/l$b.csv" || fail "logits at batch $b differ from 100"
+  done
 
   run 0 "$R" eval "$T/a.rove" --data 'fashion-mnist:test[100:300]' --n 50
   has out "50 examples"
