@@ -131,6 +131,8 @@ static void finish_estimate(rove_workload *w, const rove_ep_mconf *c, mstate *m,
     r->trial_j[i] = e;
   r->energy_j = r->energy_dyn_j = r->ci_lo_j = r->ci_hi_j = e;
   r->cv = 0;
+  for (uint32_t i = 0; i < c->trials; i++)
+    r->n_inferences += (uint64_t)m->ninf[i];
   if (m->nlat) {
     r->latency_p50_s = rove_stat_quantile(m->lat, (int)m->nlat, 0.5);
     r->latency_p99_s = rove_stat_quantile(m->lat, (int)m->nlat, 0.99);
