@@ -130,7 +130,8 @@ run 1 "$R" eval "$T/a.rove" --data "idx:$T/i,$T/l"
 has err "expects 1x28x28 inputs"
 has err "1x5x5"
 
-# --- ONNX -> .rove: same hash, identical logits, PyTorch's accuracy --------
+# --- ONNX -> .rove: same hash, identical logits ---------------------------
+# (logits against PyTorch's are tests/unit/test_onnx.c's job)
 onnx="$SRC/tests/fixtures/fmnist_cnn.onnx"
 if [ -f "$onnx" ]; then
   run 0 "$R" info "$onnx" --json
@@ -142,14 +143,9 @@ if [ -f "$onnx" ]; then
   if [ -d "${ROVE_DATA_DIR:-/usr/share/datasets/fashion-mnist}" ]; then
     run 0 "$R" eval "$onnx" --data 'fashion-mnist:test[0:1000]' \
       --logits "$T/lo.csv" --json
-    acc_o=$(json_num clean_acc)
     run 0 "$R" eval "$T/f.rove" --data 'fashion-mnist:test[0:1000]' \
       --logits "$T/lr.csv" --json
     cmp "$T/lo.csv" "$T/lr.csv" || fail "ONNX and .rove logits differ"
-    # PyTorch recorded 0.810 on test[0:1000] (tests/fixtures/fixtures.json);
-    # allow one example for an argmax tie decided by float rounding.
-    awk -v a="$acc_o" 'BEGIN { exit !(a >= 0.809 && a <= 0.811) }' ||
-      fail "fmnist_cnn accuracy $acc_o, PyTorch recorded 0.810"
   fi
 fi
 
