@@ -79,6 +79,14 @@ typedef struct rove_unit {
 int rove_eval_unit(const rove_unit *u, rove_example_result *out, float *x_adv,
                    rove_unit_stats *st);
 
+/* Every restart of the profile in order (restart k attacks only the
+ * points no earlier restart broke), merged pointwise: broken by any
+ * restart, lowest margin, union of diagnostics. For `rove attack` and
+ * tests; the sweep runs the restarts as separate units instead. Same
+ * arguments and ownership as rove_eval_unit (u->restart is ignored). */
+int rove_eval_all(const rove_unit *u, rove_example_result *out, float *x_adv,
+                  rove_unit_stats *st);
+
 /* Profiles. */
 size_t rove_profile_size(void);
 /* Allocates a profile preset: "naive", "precise", or an ablation step

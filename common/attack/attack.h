@@ -201,6 +201,12 @@ double rove__step_size(const rove__stage *s, double eps, double def_rel);
  * and returns how many there are. */
 int rove__apgd_checkpoints(int N, int *out, int cap);
 
+/* rove_eval_unit with a test hook: eta_trace (may be NULL) receives the
+ * step sizes of APGD's first slot (see rove__ctx.eta_trace). */
+int rove__eval_unit_traced(const rove_unit *u, rove_example_result *out,
+                           float *x_adv, rove_unit_stats *st,
+                           double *eta_trace);
+
 /* The per-node backward modes a BPDA setting selects for model m. */
 void rove__bpda_apply(rove_exec *e, int bpda, float beta);
 

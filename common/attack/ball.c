@@ -48,9 +48,12 @@ void rove__eval(rove__ctx *c, int loss, const int *act, int na, const float *xs,
     if (margin)
       margin[slot] = rove__margin(zk, K, y);
     c->adv[slot] = (int8_t)(rove__argmax(zk, K) != y);
-    if (loss_out)
-      loss_out[slot] = rove__loss_eval(loss, zk, K, &c->la[slot],
-                                       g ? c->bdz + (size_t)k * K : NULL);
+    if (loss_out || g) {
+      double l = rove__loss_eval(loss, zk, K, &c->la[slot],
+                                 g ? c->bdz + (size_t)k * K : NULL);
+      if (loss_out)
+        loss_out[slot] = l;
+    }
   }
   if (g) {
     rove_exec_backward(c->e, na, c->bx, c->bdz, c->bg, NULL);

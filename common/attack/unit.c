@@ -173,8 +173,9 @@ static void zero_grad_check(rove__ctx *c, const rove__stage *s,
   }
 }
 
-int rove_eval_unit(const rove_unit *u, rove_example_result *out, float *x_adv,
-                   rove_unit_stats *st) {
+int rove__eval_unit_traced(const rove_unit *u, rove_example_result *out,
+                           float *x_adv, rove_unit_stats *st,
+                           double *eta_trace) {
   rove_unit_stats local;
   if (!st)
     st = &local;
@@ -193,6 +194,7 @@ int rove_eval_unit(const rove_unit *u, rove_example_result *out, float *x_adv,
   c.norm_linf = u->norm_linf;
   c.eps = u->eps;
   c.st = st;
+  c.eta_trace = eta_trace;
   int bmax = u->bmax > 0 ? u->bmax : 64;
   c.bmax = bmax < u->n ? bmax : u->n;
   for (int i = 0; i < p->n_stages; i++)
@@ -284,6 +286,86 @@ int rove_eval_unit(const rove_unit *u, rove_example_result *out, float *x_adv,
 done:
   rove_exec_deinit(&ev);
   rove_exec_deinit(&e);
+  rove_arena_deinit(&pl.a);
+  return rc < 0 ? rove_error_trace(rc, __FILE__, __LINE__, __func__) : 0;
+}
+
+int rove_eval_unit(const rove_unit *u, rove_example_result *out, float *x_adv,
+                   rove_unit_stats *st) {
+  return rove__eval_unit_traced(u, out, x_adv, st, NULL);
+}
+
+int rove_eval_all(const rove_unit *u, rove_example_result *out, float *x_adv,
+                  rove_unit_stats *st) {
+  rove_unit_stats local;
+  if (!st)
+    st = &local;
+  memset(st, 0, sizeof *st);
+  rove_unit u0 = *u;
+  u0.restart = 0;
+  ROVE_TRY(check_unit(&u0));
+  if (u->n == 0)
+    return 0;
+  size_t d = (size_t)rove_shape_numel(&u->m->in), n = (size_t)u->n;
+  /* One allocation for the whole run; the restarts reuse it. */
+  plan pl;
+  memset(&pl, 0, sizeof pl);
+  size_t need = rove_arena_need(n * d * sizeof(float)) * 2 +
+                rove_arena_need(n * sizeof(int)) * 2 +
+                rove_arena_need(n * sizeof(int64_t)) +
+                rove_arena_need(n * sizeof(rove_example_result));
+  ROVE_TRY(rove_arena_init(&pl.a, need));
+  float *xs = rove_arena_alloc(&pl.a, n * d * sizeof(float));
+  float *xa = rove_arena_alloc(&pl.a, n * d * sizeof(float));
+  int *ys = rove_arena_alloc(&pl.a, n * sizeof(int));
+  int *pos = rove_arena_alloc(&pl.a, n * sizeof(int));
+  int64_t *ids = rove_arena_alloc(&pl.a, n * sizeof(int64_t));
+  rove_example_result *r = rove_arena_alloc(&pl.a, n * sizeof *r);
+  int rc = 0, R = rove_profile_restarts(u->p);
+  for (int k = 0; k < R; k++) {
+    int m = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (k > 0 && out[i].broken)
+        continue;
+      memcpy(xs + (size_t)m * d, u->x + i * d, d * sizeof(float));
+      ys[m] = u->y[i];
+      ids[m] = u->idx[i];
+      pos[m++] = (int)i;
+    }
+    if (m == 0)
+      break;
+    rove_unit sub = *u;
+    sub.restart = k;
+    sub.n = m;
+    sub.x = xs;
+    sub.y = ys;
+    sub.idx = ids;
+    rove_unit_stats s1;
+    rc = rove_eval_unit(&sub, r, xa, &s1);
+    if (rc < 0)
+      break;
+    st->grad_evals += s1.grad_evals;
+    st->forward_evals += s1.forward_evals;
+    for (int j = 0; j < m; j++) {
+      size_t i = (size_t)pos[j];
+      /* Pointwise worst case over restarts: broken by any, lowest margin,
+       * every diagnostic any restart raised. */
+      int better = k == 0 || r[j].broken || r[j].margin < out[i].margin;
+      if (k == 0) {
+        out[i] = r[j];
+      } else {
+        out[i].diag |= r[j].diag;
+        if (r[j].broken) {
+          out[i].broken = 1;
+          out[i].attack = r[j].attack;
+        }
+        if (r[j].margin < out[i].margin)
+          out[i].margin = r[j].margin;
+      }
+      if (x_adv && better)
+        memcpy(x_adv + i * d, xa + (size_t)j * d, d * sizeof(float));
+    }
+  }
   rove_arena_deinit(&pl.a);
   return rc < 0 ? rove_error_trace(rc, __FILE__, __LINE__, __func__) : 0;
 }

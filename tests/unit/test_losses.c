@@ -110,8 +110,8 @@ Test(losses, dlr_shift_and_scale_invariant) {
   /* DLR value by hand: y = 1 is top, pi = (1, 3, 4, 0, 2):
    * -(3 - 2) / (3 - 1.5). */
   rove__lossarg a = {1, 0, 1, NULL};
-  cr_expect(fabs(rove__loss_eval(ROVE__LOSS_DLR, z, 5, &a, NULL) +
-                 1.0 / 1.5) < 1e-9);
+  cr_expect(fabs(rove__loss_eval(ROVE__LOSS_DLR, z, 5, &a, NULL) + 1.0 / 1.5) <
+            1e-9);
 }
 
 Test(losses, class_requirements_and_argmax) {
