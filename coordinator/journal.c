@@ -82,8 +82,10 @@ int rove_journal_create(rove_journal *j, const char *path,
   rove_put_u16(&pl, ROVE_JOURNAL_VERSION);
   rove_put_bytes(&pl, h->job_hash, 32);
   rove_put_u32(&pl, h->n);
+  rove_put_i64(&pl, h->first);
   rove_put_u32(&pl, h->part);
   rove_put_u32(&pl, h->n_parts);
+  rove_put_u32(&pl, h->skip);
   int rc = append_payload(j, &pl);
   rove_wbuf_deinit(&pl);
   if (rc == 0)
@@ -230,8 +232,10 @@ int rove_journal_replay(const char *path, rove_journal_header *h,
       uint16_t ver = rove_get_u16(&r);
       rove_get_bytes(&r, h->job_hash, 32);
       h->n = rove_get_u32(&r);
+      h->first = rove_get_i64(&r);
       h->part = rove_get_u32(&r);
       h->n_parts = rove_get_u32(&r);
+      h->skip = rove_get_u32(&r);
       if (r.failed || magic != ROVE_JOURNAL_MAGIC) {
         rc = ROVE_ERR(ROVE_EFORMAT, "%s: not a rove sweep journal", path);
         break;

@@ -19,7 +19,9 @@
 typedef struct rove_journal_header {
   unsigned char job_hash[32]; /* identity of the plan: job file + models */
   uint32_t n;                 /* examples */
+  int64_t first;              /* global index of example 0 */
   uint32_t part, n_parts;
+  uint32_t skip; /* 1: the plan skips work (its dependency order) */
 } rove_journal_header;
 
 typedef struct rove_journal {

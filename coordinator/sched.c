@@ -479,7 +479,8 @@ int rove_sched_verdict(const rove_sched *s, int m, int p, int e, int i,
 
 const rove_row *rove_sched_row(rove_sched *s, int m, int p, int e) {
   rove_row *row = rowref(s, m, p, e);
-  row->n = row->clean_correct = row->robust = row->broken = row->errors = 0;
+  row->n = row->clean_correct = row->clean_wrong = 0;
+  row->robust = row->broken = row->errors = 0;
   memset(row->diag, 0, sizeof row->diag);
   for (int i = 0; i < s->plan.n; i++) {
     if (!rove_sched_owns(s, i))
@@ -489,6 +490,7 @@ const rove_row *rove_sched_row(rove_sched *s, int m, int p, int e) {
     int kind = rove_sched_verdict(s, m, p, e, i, &v);
     const rove_clean *c = &s->clean[(size_t)m * s->plan.n + i];
     row->clean_correct += c->known > 0 && c->correct;
+    row->clean_wrong += kind == ROVE_V_CLEAN_WRONG;
     row->robust += kind == ROVE_V_ROBUST;
     row->broken += kind == ROVE_V_BROKEN;
     row->errors += kind == ROVE_V_ERROR;

@@ -53,7 +53,7 @@ typedef struct rove_clean {
 
 /* Per (model, profile, eps) aggregates over this scheduler's shards. */
 typedef struct rove_row {
-  int n, clean_correct, robust, broken, errors;
+  int n, clean_correct, clean_wrong, robust, broken, errors;
   int units;        /* attack units that ran (non-empty) */
   int failed_units; /* attack units that failed (or whose clean pass did) */
   uint64_t grad_evals, forward_evals;

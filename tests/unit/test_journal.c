@@ -66,7 +66,7 @@ static off_t file_size(void) {
 
 static void write_three(void) {
   rove_journal j;
-  rove_journal_header h = {.n = 77, .part = 1, .n_parts = 4};
+  rove_journal_header h = {.n = 77, .first = -5, .part = 1, .n_parts = 4};
   memset(h.job_hash, 0xAB, 32);
   cr_assert_eq(rove_journal_create(&j, path, &h), 0);
   for (uint32_t u = 0; u < 3; u++) {
@@ -90,6 +90,7 @@ Test(journal, round_trip) {
   cr_assert_eq(torn, 0);
   cr_assert_eq(good, file_size());
   cr_assert_eq(h.n, 77);
+  cr_assert_eq(h.first, -5);
   cr_assert_eq(h.part, 1);
   cr_assert_eq(h.n_parts, 4);
   cr_assert_eq(h.job_hash[31], 0xAB);
@@ -173,8 +174,8 @@ Test(journal, crc_mismatch_in_the_middle_is_an_error_at_the_end_torn) {
   cr_assert_eq(torn, 1);
   cr_assert_eq(s.count, 2);
   flip_byte(full - 3);
-  /* A byte in the first unit record (the header record is 58 bytes). */
-  flip_byte(58 + 8 + 20);
+  /* A byte in the first unit record (the header record is 70 bytes). */
+  flip_byte(70 + 8 + 20);
   seen s2 = {0};
   cr_assert_eq(rove_journal_replay(path, &h, collect, &s2, &good, &torn),
                ROVE_ECRC);

@@ -1,0 +1,41 @@
+/* results.h - a sweep's plain-file results: summary.csv, summary.json,
+ * per_example.csv, and the end-of-run table. */
+#ifndef ROVE_COORDINATOR_RESULTS_H
+#define ROVE_COORDINATOR_RESULTS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "coordinator/sched.h"
+
+/* Names of the sweep's axes, all borrowed. */
+typedef struct rove_results_axes {
+  const char *job;
+  const char *const *models;   /* n_models */
+  const char *const *profiles; /* n_profiles */
+  const double *eps;           /* n_eps */
+  int64_t first;               /* global index of example 0 */
+} rove_results_axes;
+
+/* A unit that failed, for the summary's list of failures. */
+typedef struct rove_failure {
+  uint32_t unit;
+  int32_t status;
+  char error[256];
+} rove_failure;
+
+/* Writes the three files into `dir` (each to a temporary name, then
+ * renamed, so an old complete file is never replaced by half a new one).
+ * wall_s is the sweep's elapsed time (a timing column, like the per-row
+ * wall_s, which sums the units' worker time). */
+int rove_results_write(const char *dir, rove_sched *s,
+                       const rove_results_axes *ax, const rove_failure *f,
+                       int n_failures, double wall_s);
+
+/* Human-readable summary table. */
+void rove_results_print(FILE *out, rove_sched *s, const rove_results_axes *ax,
+                        const rove_failure *f, int n_failures);
+
+const char *rove_verdict_name(int kind);
+
+#endif
