@@ -106,8 +106,11 @@ static void im2col(const conv_geom *g, const float *x, float *col) {
           const float *xr = x + ((size_t)c * g->H + ih) * g->W + woff;
           for (int ow = 0; ow < ow0; ow++)
             r[ow] = 0;
+          /* A plain loop: rows are short (tens of floats), where a memcpy
+           * call costs more than the copy. */
           if (g->sw == 1)
-            memcpy(r + ow0, xr + ow0, sizeof(float) * (size_t)(ow1 - ow0));
+            for (int ow = ow0; ow < ow1; ow++)
+              r[ow] = xr[ow];
           else
             for (int ow = ow0; ow < ow1; ow++)
               r[ow] = xr[ow * g->sw];

@@ -114,6 +114,21 @@ static void maxpool_backward(const rove_node *n, const float *p, int B,
     const float *yp = y + (size_t)c * OH * OW;
     const float *dyp = dy + (size_t)c * OH * OW;
     float *dxp = dx[0] + (size_t)c * H * W;
+    if (bwd.mode != ROVE_BWD_SMOOTH && is_2x2(a)) {
+      /* First maximum in the order (0,0), (0,1), (1,0), (1,1), exactly as
+       * window_argmax scans. */
+      for (int oh = 0; oh < OH; oh++)
+        for (int ow = 0; ow < OW; ow++) {
+          int i0 = 2 * oh * W + 2 * ow,
+              cand[4] = {i0, i0 + 1, i0 + W, i0 + W + 1};
+          int best = i0;
+          for (int k = 1; k < 4; k++)
+            if (!(xp[cand[k]] <= xp[best]))
+              best = cand[k];
+          dxp[best] += dyp[oh * OW + ow];
+        }
+      continue;
+    }
     for (int oh = 0; oh < OH; oh++)
       for (int ow = 0; ow < OW; ow++) {
         float g = dyp[oh * OW + ow];
