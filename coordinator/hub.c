@@ -530,7 +530,7 @@ static void col_board(FILE *f, const char *b) {
 
 static const char *const cols[] = {"status",    "j",     "ci_lo_j", "ci_hi_j",
                                    "dynamic_j", "scope", "sensor",  "latency_s",
-                                   "valid",     "flags"};
+                                   "power_w",   "valid", "flags"};
 #define NCOLS (sizeof cols / sizeof cols[0])
 
 void rove_energy_csv_header(FILE *f, const char *const *boards, int n_boards) {
@@ -568,7 +568,7 @@ void rove_energy_csv_row(FILE *f, const rove_energy_table *t,
     if (b)
       fputc(',', f);
     if (!r) {
-      fputs("pending,,,,,,,,,", f);
+      fputs("pending,,,,,,,,,,", f);
       continue;
     }
     char flags[256];
@@ -581,6 +581,7 @@ void rove_energy_csv_row(FILE *f, const rove_energy_table *t,
     fprintf(f, ",%s", rove_energy_scope_name(r->scope));
     csv_text(f, r->sensor);
     csv_num(f, r->latency_p50_s);
+    csv_num(f, r->power_w);
     fprintf(f, ",%d,%s", rove_energy_result_valid(r), flags);
   }
 }
@@ -623,6 +624,7 @@ void rove_energy_json(FILE *f, const rove_energy_table *t,
       json_text(f, "scope", rove_energy_scope_name(r->scope));
       json_text(f, "sensor", r->sensor);
       json_num(f, "latency_s", r->latency_p50_s);
+      json_num(f, "power_w", r->power_w);
       fprintf(f, ", \"valid\": %s",
               rove_energy_result_valid(r) ? "true" : "false");
       json_text(f, "flags", flags);

@@ -93,6 +93,7 @@ const rove_energy_table *rove_hub_results(const rove_hub *h);
  *   energy_<board>_scope           board_input, module_rails, ..., estimate
  *   energy_<board>_sensor
  *   energy_<board>_latency_s       p50 per batch
+ *   energy_<board>_power_w         average power during the windows
  *   energy_<board>_valid           1 / 0
  *   energy_<board>_flags           names joined by '|'
  * A model without a result yet gets status "pending" and empty cells.
