@@ -71,11 +71,54 @@ static int conv_setup(rove_node *n) {
   return 0;
 }
 
+/* Backward to the input of a stride-1 convolution is itself a stride-1
+ * correlation of dy with the flipped, transposed kernel
+ * Wt[c][k][kh-1-i][kw-1-j] = W[k][c][i][j], padded by dh*(kh-1) - pt on
+ * top and dw*(kw-1) - pl on the left. Its GEMM has the long inner
+ * dimension Kg*kh*kw, where dcol = W^T dy has only Kg, and it writes dx
+ * directly instead of a dcol buffer that col2im scatters. Sets *t to the
+ * geometry of that correlation and returns 1 when it applies. */
+static int transposed_geom(const conv_geom *g, conv_geom *t) {
+  if (g->direct || g->sh != 1 || g->sw != 1)
+    return 0;
+  *t = *g;
+  t->Cg = g->Kg;
+  t->Kg = g->Cg;
+  t->H = g->OH;
+  t->W = g->OW;
+  t->OH = g->H;
+  t->OW = g->W;
+  t->pt = g->dh * (g->kh - 1) - g->pt;
+  t->pl = g->dw * (g->kw - 1) - g->pl;
+  t->R = g->Kg * g->kh * g->kw;
+  return t->pt >= 0 && t->pl >= 0;
+}
+
 static size_t conv_workspace(const rove_node *n, int B) {
-  conv_geom g;
+  conv_geom g, t;
   (void)B;
   conv_geom_of(n, &g);
-  return g.direct ? 0 : (size_t)g.R * (size_t)g.OH * (size_t)g.OW;
+  size_t fwd = g.direct ? 0 : (size_t)g.R * (size_t)g.OH * (size_t)g.OW;
+  if (!transposed_geom(&g, &t))
+    return fwd;
+  /* Backward: the flipped weights, then one column buffer for either
+   * im2col. */
+  size_t col = (size_t)t.R * (size_t)t.OH * (size_t)t.OW;
+  return (size_t)g.K * (size_t)g.R + (fwd > col ? fwd : col);
+}
+
+/* Wt for all groups: per group a Cg x (Kg*kh*kw) matrix. */
+static void flip_weights(const conv_geom *g, const float *W, float *Wt) {
+  int khw = g->kh * g->kw;
+  for (int gi = 0; gi < g->G; gi++) {
+    const float *Wg = W + (size_t)gi * g->Kg * g->R;
+    float *Tg = Wt + (size_t)gi * g->Kg * g->R;
+    for (int c = 0; c < g->Cg; c++)
+      for (int k = 0; k < g->Kg; k++)
+        for (int q = 0; q < khw; q++)
+          Tg[((size_t)c * g->Kg + k) * khw + (khw - 1 - q)] =
+              Wg[((size_t)k * g->Cg + c) * khw + q];
+  }
 }
 
 /* col[(c*kh + i)*kw + j][oh*OW + ow] = x[c][oh*sh - pt + i*dh][ow*sw - pl +
@@ -181,11 +224,15 @@ static void conv_backward(const rove_node *n, const float *p, int B,
                           const float *const *x, const float *y,
                           const float *dy, float *const *dx, float *dp,
                           float *ws, rove_bwd bwd) {
-  conv_geom g;
+  conv_geom g, t;
   (void)y;
   (void)bwd;
   conv_geom_of(n, &g);
   int P = g.OH * g.OW;
+  int tr = dx[0] && transposed_geom(&g, &t);
+  float *Wt = ws, *buf = ws + (tr ? (size_t)g.K * g.R : 0);
+  if (tr)
+    flip_weights(&g, p, Wt);
   float *dbias = dp && n->a.has_bias ? dp + (size_t)g.K * g.R : NULL;
   for (int b = 0; b < B; b++) {
     const float *xb = x[0] + (size_t)b * g.C * g.H * g.W;
@@ -204,8 +251,8 @@ static void conv_backward(const rove_node *n, const float *p, int B,
         const float *xg = xb + (size_t)gi * g.Cg * g.H * g.W;
         const float *col = xg;
         if (!g.direct) {
-          im2col(&g, xg, ws);
-          col = ws;
+          im2col(&g, xg, buf);
+          col = buf;
         }
         /* dW_g (Kg x R) += dy_g (Kg x P) . col^T (P x R) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.Kg, g.R, P, 1.0f,
@@ -213,14 +260,20 @@ static void conv_backward(const rove_node *n, const float *p, int B,
       }
       if (dx[0]) {
         float *dxg = dx[0] + ((size_t)b * g.C + (size_t)gi * g.Cg) * g.H * g.W;
-        if (g.direct) {
+        if (tr) {
+          /* dx_g (Cg x HW) += Wt_g (Cg x Kg*kh*kw) . col(dy_g) */
+          im2col(&t, dyg, buf);
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.Cg,
+                      g.H * g.W, t.R, 1.0f, Wt + (size_t)gi * g.Kg * g.R, t.R,
+                      buf, g.H * g.W, 1.0f, dxg, g.H * g.W);
+        } else if (g.direct) {
           cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g.R, P, g.Kg,
                       1.0f, Wg, g.R, dyg, P, 1.0f, dxg, P);
         } else {
           /* dcol (R x P) = W_g^T (R x Kg) . dy_g (Kg x P) */
           cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g.R, P, g.Kg,
-                      1.0f, Wg, g.R, dyg, P, 0.0f, ws, P);
-          col2im(&g, ws, dxg);
+                      1.0f, Wg, g.R, dyg, P, 0.0f, buf, P);
+          col2im(&g, buf, dxg);
         }
       }
     }
@@ -290,6 +343,18 @@ static int conv_example(int variant, rove_attrs *a, rove_shape *ins,
     a->sh = 1;
     a->sw = 3;
     a->pl = 2;
+    a->pr = 1;
+    return 1;
+  case 7: /* stride 1 with groups and asymmetric padding (the transposed
+           * backward path) */
+    rove_layer__shape3(&ins[0], 4, 6, 5);
+    a->out = 6;
+    a->groups = 2;
+    a->kh = 3;
+    a->kw = 2;
+    a->pt = 2;
+    a->pl = 0;
+    a->pb = 1;
     a->pr = 1;
     return 1;
   default: return 0;
