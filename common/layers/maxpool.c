@@ -61,10 +61,14 @@ static int window_argmax(const rove_attrs *a, const float *xp, int H, int W,
   return best;
 }
 
-/* The common 2x2 stride-2 unpadded case, written so it vectorises. */
-static int is_2x2(const rove_attrs *a) {
+/* The common 2x2 stride-2 unpadded case with every window inside the
+ * input (not a ceil_mode window hanging over an odd edge), written so it
+ * vectorises. */
+static int is_2x2(const rove_node *n) {
+  const rove_attrs *a = &n->a;
   return a->kh == 2 && a->kw == 2 && a->sh == 2 && a->sw == 2 && a->dh == 1 &&
-         a->dw == 1 && a->pt == 0 && a->pl == 0 && a->pb == 0 && a->pr == 0;
+         a->dw == 1 && a->pt == 0 && a->pl == 0 && a->pb == 0 && a->pr == 0 &&
+         2 * n->out.d[1] <= n->ins[0].d[1] && 2 * n->out.d[2] <= n->ins[0].d[2];
 }
 
 static void maxpool_forward(const rove_node *n, const float *p, int B,
@@ -78,7 +82,7 @@ static void maxpool_forward(const rove_node *n, const float *p, int B,
   for (long c = 0; c < planes; c++) {
     const float *xp = x[0] + (size_t)c * H * W;
     float *yp = y + (size_t)c * OH * OW;
-    if (is_2x2(a)) {
+    if (is_2x2(n)) {
       for (int oh = 0; oh < OH; oh++) {
         const float *r0 = xp + (size_t)(2 * oh) * W, *r1 = r0 + W;
         float *yr = yp + (size_t)oh * OW;
@@ -114,7 +118,7 @@ static void maxpool_backward(const rove_node *n, const float *p, int B,
     const float *yp = y + (size_t)c * OH * OW;
     const float *dyp = dy + (size_t)c * OH * OW;
     float *dxp = dx[0] + (size_t)c * H * W;
-    if (bwd.mode != ROVE_BWD_SMOOTH && is_2x2(a)) {
+    if (bwd.mode != ROVE_BWD_SMOOTH && is_2x2(n)) {
       /* First maximum in the order (0,0), (0,1), (1,0), (1,1), exactly as
        * window_argmax scans. */
       for (int oh = 0; oh < OH; oh++)
@@ -190,6 +194,10 @@ static int maxpool_example(int variant, rove_attrs *a, rove_shape *ins,
     a->kh = a->kw = 2;
     a->ceil_mode = 1;
     a->pb = a->pr = 1;
+    return 1;
+  case 4: /* 2x2 ceil mode over odd sizes: the last windows are partial */
+    rove_layer__shape3(&ins[0], 2, 5, 7);
+    a->ceil_mode = 1;
     return 1;
   default: return 0;
   }
