@@ -45,7 +45,10 @@ typedef struct ox_value {
   int node;         /* OX_NODE/OX_QPEND: rove node index or ROVE_INPUT */
   rove_shape shape; /* OX_NODE/OX_QPEND: per-example shape */
   ox_tensor qs, qz; /* OX_QPEND: scale and zero point */
-  int qaxis;        /* OX_QPEND: normalised quantization axis */
+  /* OX_NODE: zero padding (top, left, bottom, right) from a Pad node that
+   * the consuming Conv or AveragePool absorbs. */
+  int padded, pad[4];
+  int qaxis; /* OX_QPEND: normalised quantization axis */
 } ox_value;
 
 typedef struct ox_ctx {
@@ -422,9 +425,14 @@ static int in_const(ox_ctx *c, int k, int required, ox_tensor **t) {
   return 0;
 }
 
-/* Input k must be an activation. */
-static int in_node(ox_ctx *c, int k, ox_value **out) {
+/* Input k must be an activation; pad_ok: it may carry a pending Pad. */
+static int in_node_pad(ox_ctx *c, int k, ox_value **out, int pad_ok) {
   ROVE_TRY(in_required(c, k, out));
+  if ((*out)->padded && !pad_ok)
+    return NERR(c, ROVE_EUNSUPPORTED,
+                "input '%s' comes from a Pad; rove supports zero padding "
+                "only in front of Conv and AveragePool",
+                (*out)->name);
   if ((*out)->kind == OX_QPEND)
     return NERR(c, ROVE_EUNSUPPORTED,
                 "input '%s' is the integer output of a QuantizeLinear; rove "
@@ -436,6 +444,10 @@ static int in_node(ox_ctx *c, int k, ox_value **out) {
                 "activation",
                 k, (*out)->name);
   return 0;
+}
+
+static int in_node(ox_ctx *c, int k, ox_value **out) {
+  return in_node_pad(c, k, out, 0);
 }
 
 /* ---- attributes ------------------------------------------------------- */
@@ -781,7 +793,7 @@ static int op_div(ox_ctx *c) {
 }
 
 /* Unary elementwise ops, evaluated on constants or emitted as a layer. */
-enum { UN_RELU, UN_ROUND, UN_FLOOR, UN_SIGMOID, UN_TANH, UN_NEG };
+enum { UN_RELU, UN_ROUND, UN_FLOOR, UN_SIGMOID, UN_TANH, UN_NEG, UN_RECIP };
 
 static int op_unary_kind(ox_ctx *c, int kind, int rove_op) {
   ox_value *x;
@@ -800,6 +812,7 @@ static int op_unary_kind(ox_ctx *c, int kind, int rove_op) {
                : kind == UN_FLOOR   ? floorf(v)
                : kind == UN_SIGMOID ? 1 / (1 + expf(-v))
                : kind == UN_TANH    ? tanhf(v)
+               : kind == UN_RECIP   ? 1 / v
                                     : -v;
     }
     return def_const(c, 0, &t);
@@ -827,6 +840,100 @@ static int op_tanh(ox_ctx *c) {
 }
 static int op_neg(ox_ctx *c) {
   return op_unary_kind(c, UN_NEG, -1);
+}
+
+/* Reciprocal (torch writes c / x as Reciprocal then Mul): a div layer
+ * computing 1 / x. */
+static int op_reciprocal(ox_ctx *c) {
+  ox_value *x;
+  ROVE_TRY(in_required(c, 0, &x));
+  if (x->kind == OX_CONST)
+    return op_unary_kind(c, UN_RECIP, -1);
+  ROVE_TRY(in_node(c, 0, &x));
+  rove_attrs a;
+  rove_attrs_default(&a);
+  a.cmode = 1;
+  a.const_first = 1;
+  int id;
+  ROVE_TRY(emit(c, ROVE_OP_DIV, &x->node, 1, &a, &id));
+  if (c->m->nodes[id].n_params != 1)
+    return NERR(c, ROVE_ESTATE, "div layer holds %zu constants, expected 1",
+                c->m->nodes[id].n_params);
+  rove_model_node_params(c->m, id)[0] = 1.0f;
+  return def_node(c, 0, id, &c->m->nodes[id].out);
+}
+
+/* Pad with zeros on the spatial axes of an activation: recorded on the
+ * value and absorbed by the consuming Conv or AveragePool (torch writes
+ * avg_pool2d with count_include_pad as Pad + AveragePool). */
+static int op_pad(ox_ctx *c) {
+  ox_value *x;
+  ROVE_TRY(in_node(c, 0, &x));
+  char mode[32];
+  attr_string(c, "mode", "constant", mode, sizeof mode);
+  if (strcmp(mode, "constant") != 0)
+    return NERR(c, ROVE_EUNSUPPORTED, "mode '%s' (only constant)", mode);
+  int64_t pads[2 * OX_MAX_DIMS];
+  int n, r = x->shape.rank + 1;
+  float value = 0;
+  if (c->opset < 11) {
+    ROVE_TRY(attr_ints(c, "pads", pads, 2 * OX_MAX_DIMS, &n));
+    ROVE_TRY(attr_float(c, "value", 0.0f, &value));
+  } else {
+    ox_tensor *pt, *vt;
+    ROVE_TRY(in_const(c, 1, 1, &pt));
+    ROVE_TRY(in_const(c, 2, 0, &vt));
+    if (has_input(c, 3))
+      return NERR(c, ROVE_EUNSUPPORTED, "the axes input is not supported");
+    if (!pt->is_int || pt->n > 2 * OX_MAX_DIMS)
+      return NERR(c, ROVE_EFORMAT, "pads must be integers");
+    n = (int)pt->n;
+    for (int k = 0; k < n; k++)
+      pads[k] = pt->i[k];
+    if (vt && vt->n != 1)
+      return NERR(c, ROVE_EFORMAT, "constant_value must be a scalar");
+    value = vt ? (float)tval(vt, 0) : 0.0f;
+  }
+  if (n != 2 * r)
+    return NERR(c, ROVE_EFORMAT, "%d pads for an input of rank %d", n, r);
+  if (value != 0.0f)
+    return NERR(c, ROVE_EUNSUPPORTED, "padding value %g (only 0)", value);
+  for (int k = 0; k < r; k++)
+    if (pads[k] < 0 || pads[r + k] < 0 ||
+        (k < r - 2 && (pads[k] != 0 || pads[r + k] != 0)))
+      return NERR(c, ROVE_EUNSUPPORTED,
+                  "pads %lld/%lld on axis %d (rove pads the two spatial axes "
+                  "of N x C x H x W by non-negative amounts)",
+                  (long long)pads[k], (long long)pads[r + k], k);
+  int zero = 1;
+  for (int k = 0; k < 2 * r; k++)
+    zero &= pads[k] == 0;
+  int node = x->node, old[4] = {0};
+  rove_shape sh = x->shape;
+  if (x->padded)
+    memcpy(old, x->pad, sizeof old);
+  ROVE_TRY(def_node(c, 0, node, &sh));
+  if (zero && !old[0] && !old[1] && !old[2] && !old[3])
+    return 0;
+  if (r != 4)
+    return NERR(c, ROVE_EUNSUPPORTED, "padding of a rank-%d activation", r);
+  ox_value *v = find_value(c, c->node->output[0]);
+  v->padded = 1;
+  v->pad[0] = old[0] + (int)pads[2];
+  v->pad[1] = old[1] + (int)pads[3];
+  v->pad[2] = old[2] + (int)pads[r + 2];
+  v->pad[3] = old[3] + (int)pads[r + 3];
+  return 0;
+}
+
+/* Adds a pending Pad's zeros to a Conv/AveragePool's own padding. */
+static void absorb_pad(const ox_value *x, rove_attrs *a) {
+  if (!x->padded)
+    return;
+  a->pt += x->pad[0];
+  a->pl += x->pad[1];
+  a->pb += x->pad[2];
+  a->pr += x->pad[3];
 }
 
 static int op_leakyrelu(ox_ctx *c) {
@@ -947,7 +1054,7 @@ static int spatial_attrs(ox_ctx *c, rove_attrs *a, int h, int w,
 static int op_conv(ox_ctx *c) {
   ox_value *x;
   ox_tensor *w, *b;
-  ROVE_TRY(in_node(c, 0, &x));
+  ROVE_TRY(in_node_pad(c, 0, &x, 1));
   ROVE_TRY(in_const(c, 1, 1, &w));
   ROVE_TRY(in_const(c, 2, 0, &b));
   if (x->shape.rank != 3 || w->rank != 4)
@@ -971,6 +1078,7 @@ static int op_conv(ox_ctx *c) {
                 "kernel_shape %lldx%lld does not match the weight's %dx%d",
                 (long long)ks[0], (long long)ks[1], a.kh, a.kw);
   ROVE_TRY(spatial_attrs(c, &a, x->shape.d[1], x->shape.d[2], 1));
+  absorb_pad(x, &a);
   if (b && b->n != a.out)
     return NERR(c, ROVE_ESHAPE, "bias has %lld values, expected %d",
                 (long long)b->n, a.out);
@@ -1081,7 +1189,8 @@ static int op_matmul(ox_ctx *c) {
    * consumer and its other operand is a constant vector. */
   const ox_tensor *bias = NULL;
   int add = c->node->n_output ? sole_consumer(c, c->node->output[0]) : -1;
-  if (add >= 0 && strcmp(c->g->node[add]->op_type, "Add") == 0 &&
+  if (add >= 0 && c->g->node[add]->op_type &&
+      strcmp(c->g->node[add]->op_type, "Add") == 0 &&
       c->g->node[add]->n_input == 2 && wt->rank == 2) {
     const Onnx__NodeProto *an = c->g->node[add];
     const char *other = strcmp(an->input[0], c->node->output[0]) == 0
@@ -1103,7 +1212,7 @@ static int op_matmul(ox_ctx *c) {
 
 static int op_pool(ox_ctx *c, int op) {
   ox_value *x;
-  ROVE_TRY(in_node(c, 0, &x));
+  ROVE_TRY(in_node_pad(c, 0, &x, op == ROVE_OP_AVGPOOL));
   if (x->shape.rank != 3)
     return NERR(c, ROVE_EUNSUPPORTED,
                 "only 2-D pooling is supported (input of per-example rank "
@@ -1126,6 +1235,17 @@ static int op_pool(ox_ctx *c, int op) {
   if (op == ROVE_OP_AVGPOOL) {
     ROVE_TRY(attr_int(c, "count_include_pad", 0, &v));
     a.count_include_pad = (int)v;
+    if (x->padded) {
+      /* The explicit zeros are ordinary input to AveragePool: they count
+       * in the mean, which mixes with the pool's own padding only when
+       * that padding counts too. */
+      if ((a.pt || a.pl || a.pb || a.pr) && !a.count_include_pad)
+        return NERR(c, ROVE_EUNSUPPORTED,
+                    "a Pad in front of a padded AveragePool with "
+                    "count_include_pad = 0");
+      absorb_pad(x, &a);
+      a.count_include_pad = 1;
+    }
   }
   return emit_out(c, op, &x->node, 1, &a, NULL);
 }
@@ -1584,8 +1704,8 @@ static int op_constant(ox_ctx *c) {
   const Onnx__AttributeProto *a =
       c->node->n_attribute == 1 ? c->node->attribute[0] : NULL;
   ox_tensor t;
-  if (!a)
-    return NERR(c, ROVE_EFORMAT, "expected exactly one attribute");
+  if (!a || !a->name)
+    return NERR(c, ROVE_EFORMAT, "expected exactly one named attribute");
   if (strcmp(a->name, "value") == 0 && a->t) {
     char where[160];
     snprintf(where, sizeof where, "node '%s' attribute 'value'",
@@ -2007,7 +2127,9 @@ static const ox_op ox_ops[] = {
     {"MaxPool", op_maxpool},
     {"Mul", op_mul},
     {"Neg", op_neg},
+    {"Pad", op_pad},
     {"QuantizeLinear", op_quantize},
+    {"Reciprocal", op_reciprocal},
     {"Relu", op_relu},
     {"Reshape", op_reshape},
     {"Round", op_round},
