@@ -85,7 +85,8 @@ int rove_model_add(rove_model *m, int op, const char *name, const int *in,
   n->param_off = m->n_params;
   ROVE_TRY(grow((void **)&m->params, &m->cap_params, m->n_params + n->n_params,
                 sizeof(float)));
-  memset(m->params + m->n_params, 0, n->n_params * sizeof(float));
+  if (n->n_params) /* params is still NULL while no node has any */
+    memset(m->params + m->n_params, 0, n->n_params * sizeof(float));
   m->n_params += n->n_params;
   if (id)
     *id = m->n_nodes;
