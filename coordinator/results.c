@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "coordinator/hub.h"
 
 const char *rove_verdict_name(int kind) {
   switch (kind) {
@@ -95,7 +96,13 @@ int rove_results_write(const char *dir, rove_sched *s,
              "forward_evals");
   for (int b = 0; b < ROVE_DIAG_COUNT; b++)
     fprintf(f, ",diag_%s", rove_diag_name(b));
-  fprintf(f, ",wall_s\n");
+  fprintf(f, ",wall_s");
+  /* Energy columns come after the sweep's own (hub.h's join). */
+  if (ax->energy && ax->n_boards > 0) {
+    fputc(',', f);
+    rove_energy_csv_header(f, ax->boards, ax->n_boards);
+  }
+  fputc('\n', f);
   for (int m = 0; m < pl->n_models; m++) {
     char h[65];
     hex(s->model_hash[m], h);
@@ -111,7 +118,13 @@ int rove_results_write(const char *dir, rove_sched *s,
                 (unsigned long long)r->forward_evals);
         for (int b = 0; b < ROVE_DIAG_COUNT; b++)
           fprintf(f, ",%d", r->diag[b]);
-        fprintf(f, ",%.3f\n", r->seconds);
+        fprintf(f, ",%.3f", r->seconds);
+        if (ax->energy && ax->n_boards > 0) {
+          fputc(',', f);
+          rove_energy_csv_row(f, ax->energy, s->model_hash[m], ax->boards,
+                              ax->n_boards);
+        }
+        fputc('\n', f);
       }
   }
   ROVE_TRY(close_atomic(f, tmp, dir, "summary.csv"));
@@ -154,7 +167,13 @@ int rove_results_write(const char *dir, rove_sched *s,
         for (int b = 0; b < ROVE_DIAG_COUNT; b++)
           fprintf(f, "%s\"%s\": %d", b ? ", " : "", rove_diag_name(b),
                   r->diag[b]);
-        fprintf(f, "}}");
+        fprintf(f, "}");
+        if (ax->energy) {
+          fprintf(f, ", ");
+          rove_energy_json(f, ax->energy, s->model_hash[m], ax->boards,
+                           ax->n_boards);
+        }
+        fprintf(f, "}");
       }
   }
   fprintf(f, "\n  ],\n  \"failures\": [");

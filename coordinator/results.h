@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/energy_proto.h"
 #include "coordinator/sched.h"
 
 /* Names of the sweep's axes, all borrowed. */
@@ -15,6 +16,10 @@ typedef struct rove_results_axes {
   const char *const *profiles; /* n_profiles */
   const double *eps;           /* n_eps */
   int64_t first;               /* global index of example 0 */
+  /* Energy measurements joined by model hash (NULL: no [energy]). */
+  const rove_energy_table *energy;
+  const char *const *boards;
+  int n_boards;
 } rove_results_axes;
 
 /* A unit that failed, for the summary's list of failures. */

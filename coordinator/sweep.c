@@ -16,6 +16,7 @@
 
 #include "common/err.h"
 #include "common/format_rove.h"
+#include "coordinator/hub.h"
 #include "worker/worker.h"
 #include "worker/worker_mpi.h"
 
@@ -206,6 +207,10 @@ typedef struct coord {
   rove_worker local; /* -np 1: rank 0 works too */
   rove_failure *failures;
   int n_failures, cap_failures;
+  rove_hub hub; /* energy hub, when the job has [energy] */
+  int hub_on;
+  char **boards; /* union of the models' boards and [energy] boards */
+  int n_boards;
   double t0, last_progress;
   int done_at_start;
   int last_m, last_p, last_e;
@@ -610,9 +615,10 @@ static int loop(coord *c) {
       busy = 1;
     }
     reap_sends(c, 0);
-    /* Energy hub: when coordinator/hub.h lands, its non-blocking poll is
-     * called here, between MPI probes, so board agents are served while
-     * the sweep runs. */
+    /* The energy hub shares this thread: its poll never blocks, so board
+     * agents are served between MPI probes (hub.h). */
+    if (c->hub_on)
+      rove_hub_poll(&c->hub);
     rc = rove_journal_sync(&c->journal, 1.0);
     if (rc)
       break;
@@ -656,9 +662,88 @@ static void coord_deinit(coord *c) {
   free(c->inflight);
   free(c->failures);
   rove_worker_deinit(&c->local);
+  if (c->hub_on)
+    rove_hub_deinit(&c->hub);
+  for (int b = 0; b < c->n_boards; b++)
+    free(c->boards[b]);
+  free(c->boards);
   rove_journal_close(&c->journal);
   rove_sched_deinit(&c->sched);
   rove_sweep_setup_deinit(&c->su);
+}
+
+static int add_board(coord *c, const char *b, size_t len) {
+  while (len > 0 && (*b == ' ' || *b == '\t'))
+    b++, len--;
+  while (len > 0 && (b[len - 1] == ' ' || b[len - 1] == '\t'))
+    len--;
+  if (len == 0)
+    return 0;
+  for (int i = 0; i < c->n_boards; i++)
+    if (strlen(c->boards[i]) == len && !strncmp(c->boards[i], b, len))
+      return 0;
+  char **nb = realloc(c->boards, (size_t)(c->n_boards + 1) * sizeof *nb);
+  if (!nb)
+    return ROVE_ERR(ROVE_ENOMEM, "out of memory");
+  c->boards = nb;
+  if (!(c->boards[c->n_boards] = strndup(b, len)))
+    return ROVE_ERR(ROVE_ENOMEM, "out of memory");
+  c->n_boards++;
+  return 0;
+}
+
+/* [energy]: start the hub and ask each board class to measure each model
+ * (a model's `board` key, else every board in [energy] boards). */
+static int start_energy(coord *c) {
+  const rove_job *j = &c->su.job;
+  if (!j->energy)
+    return 0;
+  const char *all = j->energy_boards ? j->energy_boards : "";
+  for (const char *p = all;;) {
+    const char *e = strchr(p, ',');
+    ROVE_TRY(add_board(c, p, e ? (size_t)(e - p) : strlen(p)));
+    if (!e)
+      break;
+    p = e + 1;
+  }
+  int n_listed = c->n_boards;
+  for (int m = 0; m < j->n_models; m++)
+    if (j->models[m].board)
+      ROVE_TRY(add_board(c, j->models[m].board, strlen(j->models[m].board)));
+  if (c->n_boards == 0)
+    return rove_ini_error(ROVE_EINVAL, &j->ini, j->energy, NULL,
+                          "no board to measure on: set boards = ... here or "
+                          "board = ... in a [model] section");
+  if (!j->energy_token_file)
+    return rove_ini_error(ROVE_EINVAL, &j->ini, j->energy, NULL,
+                          "missing required key 'token' (the shared token "
+                          "file the agents also use)");
+  rove_hub_config cfg;
+  rove_hub_config_default(&cfg);
+  snprintf(cfg.host, sizeof cfg.host, "%s", j->energy_listen);
+  cfg.port = (int)j->energy_port;
+  snprintf(cfg.token_file, sizeof cfg.token_file, "%s", j->energy_token_file);
+  snprintf(cfg.dir, sizeof cfg.dir, "%s", c->dir);
+  cfg.quiet = c->o->quiet;
+  ROVE_TRY(rove_hub_init(&c->hub, &cfg));
+  c->hub_on = 1;
+  for (int m = 0; m < j->n_models; m++) {
+    if (!c->su.loaded[m])
+      continue;
+    /* The model message holds the .rove image after a 48-byte header
+     * (magic, version, type, hash, length). */
+    const rove_wbuf *mm = &c->model_msg[m];
+    size_t skip = 4 + 2 + 1 + 32 + 8;
+    for (int b = 0; b < c->n_boards; b++) {
+      if (j->models[m].board ? strcmp(j->models[m].board, c->boards[b]) != 0
+                             : b >= n_listed)
+        continue;
+      ROVE_TRY(rove_hub_add_model(&c->hub, c->boards[b], j->models[m].name,
+                                  c->su.models[m].hash, mm->data + skip,
+                                  mm->len - skip, "clean", NULL, 0));
+    }
+  }
+  return 0;
 }
 
 static int start(coord *c) {
@@ -714,6 +799,7 @@ static int start(coord *c) {
     return ROVE_ERR(ROVE_ENOMEM, "out of memory");
   rove_worker_init(&c->local, 0);
   ROVE_TRY(fail_unloaded(c));
+  ROVE_TRY(start_energy(c));
   return 0;
 }
 
@@ -760,7 +846,10 @@ int rove_sweep_coordinate(const rove_sweep_opts *o) {
                           .models = c.su.model_names,
                           .profiles = c.su.profile_names,
                           .eps = c.su.job.eps,
-                          .first = c.su.data.first};
+                          .first = c.su.data.first,
+                          .energy = c.hub_on ? rove_hub_results(&c.hub) : NULL,
+                          .boards = (const char *const *)c.boards,
+                          .n_boards = c.n_boards};
   int code = 0;
   if (rc) {
     rove_error_print(stderr);
