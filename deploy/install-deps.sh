@@ -8,7 +8,7 @@ set -euo pipefail
 core=(build-essential cmake pkg-config git
   libopenblas-dev zlib1g-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler
   libonnx-dev libinih-dev libuv1-dev)
-full=(libopenmpi-dev openmpi-bin libcriterion-dev clang-format
+full=(libopenmpi-dev openmpi-bin libcriterion-dev clang-format slurm-wlm munge
   dataset-fashion-mnist)
 
 want=("${core[@]}")
