@@ -154,6 +154,7 @@ static void apgd_run(rove__ctx *c, const rove__stage *s, int loss, int *act,
   }
   for (int k = 0; k < na; k++) {
     int j = act[k];
+    rove__final(c, j, xbest + j * d);
     if (rove__trace_incomplete(c->trace + (size_t)j * tw, N + 1))
       c->diag[c->ex_of[j]] |= 1u << ROVE_DIAG_INCOMPLETE;
   }

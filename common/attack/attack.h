@@ -128,6 +128,9 @@ typedef struct rove__ctx {
   int8_t *cand;    /* the current stage found an adversarial candidate */
   float *xcand;    /* n * d: that candidate */
   float *xlow;     /* n * d: the lowest-margin point seen */
+  float *xsur;     /* n * d: the point a gradient attack ended on (its
+                      best loss), checked on the BPDA surrogate */
+  int8_t *has_sur; /* xsur is set */
   double *mlow;    /* its margin */
   uint32_t *diag;
   rove_unit_stats *st;
@@ -166,6 +169,9 @@ void rove__eval(rove__ctx *c, int loss, const int *act, int na, const float *xs,
  * misclassified stores it as the stage's candidate and returns 1 (the
  * attack then stops working on the slot). */
 int rove__offer(rove__ctx *c, int slot, const float *xp, double m);
+/* Records the point a gradient attack ended on for a slot it did not
+ * break: the candidate the BPDA surrogate check looks at. */
+void rove__final(rove__ctx *c, int slot, const float *xp);
 
 /* Projection of p onto the ball around x (radius eps, c->norm_linf) and
  * [0, 1]. L-inf: exact clipping; L2: radial projection, then clip. */

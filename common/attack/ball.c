@@ -80,6 +80,12 @@ int rove__offer(rove__ctx *c, int slot, const float *xp, double m) {
   return 0;
 }
 
+void rove__final(rove__ctx *c, int slot, const float *xp) {
+  int ex = c->ex_of[slot];
+  memcpy(c->xsur + (size_t)ex * (size_t)c->d, xp, (size_t)c->d * sizeof(float));
+  c->has_sur[ex] = 1;
+}
+
 static float clampf(float v, float lo, float hi) {
   return v < lo ? lo : v > hi ? hi : v;
 }

@@ -28,6 +28,7 @@ int rove__run_fgsm(rove__ctx *c, const rove__stage *s, int nb) {
   }
   rove__eval(c, s->loss, act, na, xk, loss, NULL, mg);
   for (int k = 0; k < na; k++)
-    rove__offer(c, act[k], xk + act[k] * d, mg[act[k]]);
+    if (!rove__offer(c, act[k], xk + act[k] * d, mg[act[k]]))
+      rove__final(c, act[k], xk + act[k] * d);
   return 0;
 }

@@ -40,6 +40,7 @@ int rove__run_pgd(rove__ctx *c, const rove__stage *s, int nb) {
   }
   for (int k = 0; k < na; k++) {
     int j = act[k];
+    rove__final(c, j, xk + j * d);
     if (rove__trace_incomplete(c->trace + (size_t)j * tw, s->steps + 1))
       c->diag[c->ex_of[j]] |= 1u << ROVE_DIAG_INCOMPLETE;
   }

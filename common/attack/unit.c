@@ -63,6 +63,8 @@ static void layout(rove__ctx *c, plan *p, int n) {
   c->cand = take(p, (size_t)n);
   c->xcand = take(p, (size_t)n * d * sizeof(float));
   c->xlow = take(p, (size_t)n * d * sizeof(float));
+  c->xsur = take(p, (size_t)n * d * sizeof(float));
+  c->has_sur = take(p, (size_t)n);
   c->mlow = take(p, (size_t)n * sizeof(double));
   c->diag = take(p, (size_t)n * sizeof(uint32_t));
   c->ex_of = take(p, B * sizeof(int));
@@ -173,6 +175,60 @@ static void zero_grad_check(rove__ctx *c, const rove__stage *s,
   }
 }
 
+/* The model BPDA differentiates: every straight-through node replaced by
+ * what its backward pretends it is, the identity (Round, Floor) or a clip
+ * to the quantizer's output range (clipped STE). Forward only. */
+static int surrogate_model(rove_model *dst, const rove_model *src) {
+  ROVE_TRY(rove_model_clone(dst, src));
+  for (int i = 0; i < dst->n_nodes; i++) {
+    rove_node *n = &dst->nodes[i];
+    if (!(rove_layers[n->op]->flags & ROVE_OPF_NONDIFF))
+      continue;
+    float lo = -3.402823466e38f, hi = 3.402823466e38f;
+    if (n->op == ROVE_OP_FAKEQUANT) {
+      const float *p = src->params + n->param_off;
+      size_t nc = n->n_params / 2;
+      lo = 3.402823466e38f;
+      hi = -3.402823466e38f;
+      for (size_t k = 0; k < nc; k++) {
+        float a = ((float)n->a.qmin - p[nc + k]) * p[k];
+        float b = ((float)n->a.qmax - p[nc + k]) * p[k];
+        lo = fminf(lo, fminf(a, b));
+        hi = fmaxf(hi, fmaxf(a, b));
+      }
+    }
+    /* The node keeps its parameter slot; Clip ignores it. */
+    n->op = ROVE_OP_CLIP;
+    n->a.lo = lo;
+    n->a.hi = hi;
+  }
+  return 0;
+}
+
+/* Survivors whose final attack point fools the surrogate the gradients
+ * came from, but not the true model, are transfer failures. */
+static int surrogate_check(rove__ctx *c, const rove_example_result *out) {
+  rove_model sm;
+  rove_exec se;
+  ROVE_TRY(surrogate_model(&sm, c->m));
+  int rc = rove_exec_init(&se, &sm, 1);
+  if (rc < 0) {
+    rove_model_deinit(&sm);
+    return rove_error_trace(rc, __FILE__, __LINE__, __func__);
+  }
+  for (int i = 0; i < c->n; i++) {
+    if (out[i].broken || !c->has_sur[i])
+      continue;
+    rove_exec_forward(&se, 1, c->xsur + (size_t)i * (size_t)c->d);
+    c->st->forward_evals++;
+    if (rove__argmax(rove_exec_logits(&se), c->K) != c->u->y[i])
+      c->diag[i] |= 1u << ROVE_DIAG_TRANSFER_FAIL;
+  }
+  rove_exec_deinit(&se);
+  rove_model_deinit(&sm);
+  return 0;
+}
+
 int rove__eval_unit_traced(const rove_unit *u, rove_example_result *out,
                            float *x_adv, rove_unit_stats *st,
                            double *eta_trace) {
@@ -275,6 +331,11 @@ int rove__eval_unit_traced(const rove_unit *u, rove_example_result *out,
     n_alive = nn;
     if (rove__atk_uses_grad(s->attack))
       grad_ran = 1;
+  }
+  if (p->bpda != ROVE__BPDA_OFF && rove_model_count_nondiff(u->m) > 0) {
+    rc = surrogate_check(&c, out);
+    if (rc < 0)
+      goto done;
   }
   for (int i = 0; i < u->n; i++) {
     out[i].margin = c.mlow[i];

@@ -368,3 +368,52 @@ Test(comp, fixture_q2_exact_gradients_fail_bpda_succeeds) {
   tu_data_free(&t);
   rove_model_deinit(&m);
 }
+
+Test(comp, transfer_failure_on_the_bpda_surrogate) {
+  /* z = (0.7, 2 round(x)) on scalar inputs x in [0.30, 0.33], label 0,
+   * eps 0.15: straight-through sees z1 = 2x and pushes x to x + eps,
+   * where the surrogate says class 1 (2x > 0.7) but the true model still
+   * rounds to 0. Nothing is broken; every example is a transfer failure. */
+  enum { N = 4 };
+  rove_shape in = {1, {1}};
+  rove_model m;
+  TRY_OK(rove_model_init(&m, &in));
+  rove_attrs a;
+  int prev = ROVE_INPUT, id[3];
+  rove_attrs_default(&a);
+  a.out = 1;
+  a.has_bias = 1;
+  TRY_OK(rove_model_add(&m, ROVE_OP_LINEAR, "id", &prev, 1, &a, &id[0]));
+  rove_attrs_default(&a);
+  TRY_OK(rove_model_add(&m, ROVE_OP_ROUND, "round", &id[0], 1, &a, &id[1]));
+  rove_attrs_default(&a);
+  a.out = 2;
+  a.has_bias = 1;
+  TRY_OK(rove_model_add(&m, ROVE_OP_LINEAR, "out", &id[1], 1, &a, &id[2]));
+  float *p = rove_model_node_params(&m, id[0]);
+  p[0] = 1.0f;
+  p[1] = 0.0f;
+  p = rove_model_node_params(&m, id[2]);
+  p[0] = 0.0f;
+  p[1] = 2.0f;
+  p[2] = 0.7f;
+  p[3] = 0.0f;
+  TRY_OK(rove_model_finalize(&m, -1));
+  tu_data t;
+  tu_data_make(&t, &m, N, 3);
+  for (int i = 0; i < N; i++) {
+    t.x[i] = 0.30f + 0.01f * (float)i;
+    t.y[i] = 0;
+  }
+  rove_example_result r[N];
+  const char *const opts[] = {"init", "zero", "steps", "10", NULL};
+  int b = run_all(&m, "naive+bpda", opts, &t, 0.15, r, NULL);
+  cr_expect_eq(b, 0);
+  cr_expect_eq(count_diag(r, N, ROVE_DIAG_TRANSFER_FAIL), N);
+  b = run_all(&m, "naive", opts, &t, 0.15, r, NULL);
+  cr_expect_eq(b, 0);
+  cr_expect_eq(count_diag(r, N, ROVE_DIAG_TRANSFER_FAIL), 0);
+  cr_expect_eq(count_diag(r, N, ROVE_DIAG_ZERO_GRAD), N);
+  tu_data_free(&t);
+  rove_model_deinit(&m);
+}
