@@ -437,7 +437,7 @@ static int emit_fakequant(xp *x, const rove_node *n, const float *p,
   char names[6][200], outs[6][200];
   for (int k = 0; k < 6; k++) {
     snprintf(names[k], sizeof names[k], "%s_%s", n->name, steps[k]);
-    snprintf(outs[k], sizeof outs[k], "%s_%d", n->name, k);
+    snprintf(outs[k], sizeof outs[k], "%s_step%d", n->name, k);
   }
   snprintf(outs[5], sizeof outs[5], "%s", out);
   const char *i0[2] = {in, sn}, *i1[1] = {outs[0]}, *i2[2] = {outs[1], zn},
@@ -650,7 +650,7 @@ static int build(xp *x, const rove_model *m, Onnx__ModelProto *mp) {
    * names are; the logits are called "logits". */
   for (int i = 0; i <= m->output; i++)
     names[i] = i == m->output ? xp_str(x, "logits")
-                              : xp_str(x, "%.60s_%d", m->nodes[i].name, i);
+                              : xp_str(x, "%.60s:%d", m->nodes[i].name, i);
   for (int i = 0; i <= m->output && !x->oom; i++)
     ROVE_TRY(emit_node(x, m, i, names));
   g->n_input = 1;

@@ -31,9 +31,30 @@ void rove_qat_quantize_weights(const rove_model *m, const float *src,
           o[j] = 0.0f;
         continue;
       }
-      /* s = a / Q puts the largest weight exactly on level Q; the export
-       * recovers s from the stored weights and checks it bit for bit. */
+      /* 8 bits: s = a / Q puts the largest weight exactly on level Q.
+       * Fewer bits: the clipping range c <= a with the least squared
+       * error (with s = a ternary weights would round most weights to
+       * 0). Either way at least one weight sits on level +-Q, so the
+       * export recovers s from the stored weights (and checks it bit for
+       * bit). */
       float s = a / Q;
+      if (bits < 8) {
+        double best = -1;
+        for (int ci = 4; ci <= 40; ci++) {
+          float sc = (a * (float)ci / 40.0f) / Q;
+          double err = 0;
+          for (size_t j = 0; j < per; j++) {
+            float q = rintf(w[j] / sc);
+            q = q < -Q ? -Q : q > Q ? Q : q;
+            double d = (double)w[j] - (double)(q * sc);
+            err += d * d;
+          }
+          if (best < 0 || err < best) {
+            best = err;
+            s = sc;
+          }
+        }
+      }
       for (size_t j = 0; j < per; j++) {
         float q = rintf(w[j] / s);
         q = q < -Q ? -Q : q > Q ? Q : q;

@@ -149,7 +149,9 @@ double rove_train_ce(const float *z, const int32_t *y, int B, int K, float *dz,
 
 /* Symmetric per-output-channel weight quantization of conv and linear
  * weights at `bits` (8, 4, 2: integer levels -Q..Q with Q = 2^(bits-1)-1):
- * per channel s = max|w| / Q, q = clamp(rint(w / s), -Q, Q), and
+ * per channel s = max|w| / Q at 8 bits, and for fewer bits the s = c / Q
+ * (c a fraction k/40 of max|w|, k = 4..40) with the least squared error;
+ * q = clamp(rint(w / s), -Q, Q), and
  * dst = (float)q * s, exactly what ONNX DequantizeLinear computes from the
  * int8 q and s. Other parameters are copied. src and dst hold m->n_params
  * floats and may be the same. */
