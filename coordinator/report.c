@@ -208,8 +208,13 @@ int rove_run_write(const char *dir, const rove_run_info *ri) {
   json_str(f, date);
   fprintf(f, ",\n  \"profiles\": [");
   for (int p = 0; p < ri->n_profiles; p++) {
-    fprintf(f, "%s", p ? ", " : "");
+    fprintf(f, "%s{\"name\": ", p ? ", " : "");
     json_str(f, ri->profiles[p]);
+    if (ri->presets && ri->presets[p]) {
+      fprintf(f, ", \"preset\": ");
+      json_str(f, ri->presets[p]);
+    }
+    fprintf(f, "}");
   }
   fprintf(f, "],\n  \"models\": [");
   for (int i = 0; i < ri->n_models; i++) {
@@ -427,6 +432,18 @@ static int job_facts(rove_report *r, rove_ini *ini, int *have_ini) {
     snprintf(r->job_seed, sizeof r->job_seed, "%s", t);
   if ((t = rove_json_text(&r->run, "job")))
     snprintf(r->job_name, sizeof r->job_name, "%s", t);
+  /* Presets: run.json's profiles, else the job's [profile NAME] preset
+   * (the sweep copies the job to DIR/job.ini), else the name. */
+  const rove_json *pr = rove_json_get(&r->run, "profiles");
+  for (int i = 0; i < r->n_profiles; i++) {
+    snprintf(r->preset[i], 64, "%s", r->profiles[i]);
+    for (int k = 0; pr && pr->type == ROVE_JSON_ARR && k < pr->n; k++) {
+      const char *nm = rove_json_text(&pr->items[k], "name");
+      const char *ps = rove_json_text(&pr->items[k], "preset");
+      if (nm && ps && !strcmp(nm, r->profiles[i]))
+        snprintf(r->preset[i], 64, "%s", ps);
+    }
+  }
   *have_ini = 0;
   if (access(p, R_OK) != 0)
     return 0;
@@ -440,6 +457,11 @@ static int job_facts(rove_report *r, rove_ini *ini, int *have_ini) {
     snprintf(r->job_seed, sizeof r->job_seed, "%s", k->value);
   if (!r->job_name[0] && js && (k = rove_ini_key_find(js, "name")))
     snprintf(r->job_name, sizeof r->job_name, "%s", k->value);
+  for (int i = 0; i < r->n_profiles && !pr; i++) {
+    const rove_ini_section *ps = rove_ini_find(ini, "profile", r->profiles[i]);
+    if (ps && (k = rove_ini_key_find(ps, "preset")))
+      snprintf(r->preset[i], 64, "%s", k->value);
+  }
   if (!r->job_hash[0]) {
     FILE *f = fopen(p, "rb");
     if (f) {
@@ -498,9 +520,9 @@ static int sort_eps(rove_report *r) {
   return 0;
 }
 
-static int find_prof(const rove_report *r, const char *name) {
+static int find_prof(const rove_report *r, const char *preset) {
   for (int p = 0; p < r->n_profiles; p++)
-    if (!strcmp(r->profiles[p], name))
+    if (!strcmp(r->preset[p], preset))
       return p;
   return -1;
 }
@@ -597,8 +619,9 @@ static int load(rove_report *r, const char *dir, const rove_report_opts *o) {
       row = r->row[(size_t)m * r->n_profiles * r->n_eps + k];
     load_energy(r, m, row);
   }
-  r->i_naive = find_prof(r, "naive");
-  r->i_precise = find_prof(r, "precise");
+  r->preset = calloc((size_t)r->n_profiles, sizeof *r->preset);
+  if (!r->preset)
+    return ROVE_ERR(ROVE_ENOMEM, "out of memory");
 
   /* run.json is optional (older sweeps); a broken one is an error, since
    * a report with silently missing metadata would mislead. */
@@ -615,6 +638,8 @@ static int load(rove_report *r, const char *dir, const rove_report_opts *o) {
   load_meta(r, &ini, have_ini);
   if (have_ini)
     rove_ini_deinit(&ini);
+  r->i_naive = find_prof(r, "naive");
+  r->i_precise = find_prof(r, "precise");
 
   /* The eps for the energy and gap plots. */
   r->ref_eps = -1;
@@ -675,6 +700,7 @@ void rove_report_deinit(rove_report *r) {
   free(r->boards);
   free(r->energy);
   free(r->meta);
+  free(r->preset);
   rove_json_deinit(&r->run);
   memset(r, 0, sizeof *r);
 }

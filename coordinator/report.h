@@ -40,6 +40,7 @@ typedef struct rove_run_info {
   long long n;      /* examples */
   int ranks;        /* MPI ranks of the sweep */
   const char *const *profiles;
+  const char *const *presets; /* n_profiles, or NULL */
   int n_profiles;
   const rove_run_model *models;
   int n_models;
@@ -106,8 +107,12 @@ typedef struct rove_report {
   int n_boards;
   rove_report_energy *energy; /* [model][board] */
   rove_report_model *meta;    /* n_models */
+  char (*preset)[64];         /* per profile: its attack preset (naive, precise,
+                                 naive+scaled, ...) from run.json or job.ini;
+                                 the profile's name when neither says */
   int ref_eps;                /* index used by the energy and gap plots */
-  int i_naive, i_precise;     /* profile indices or -1 */
+  int i_naive, i_precise;     /* the first profile with preset naive /
+                                 precise, or -1 */
   rove_json run;              /* DIR/run.json (type NULL when absent) */
   int have_run;
   char job_hash[80]; /* from run.json, or BLAKE2b of DIR/job.ini */

@@ -241,6 +241,16 @@ static int place_label(boxes *bx, const plot *p, double X, double Y,
   return 0;
 }
 
+/* A profile's name, with its preset when the job named it differently. */
+static void profile_label(FILE *f, const rove_report *r, int p) {
+  ESC(r->profiles[p]);
+  if (strcmp(r->profiles[p], r->preset[p])) {
+    fprintf(f, " (");
+    ESC(r->preset[p]);
+    fprintf(f, ")");
+  }
+}
+
 static void legend_html(FILE *f, const rove_report *r, int only_main) {
   fprintf(f, "<div class=\"legend\">");
   for (int p = 0; p < r->n_profiles; p++) {
@@ -251,9 +261,9 @@ static void legend_html(FILE *f, const rove_report *r, int only_main) {
             "<span class=\"key\"><svg width=\"26\" height=\"10\" "
             "aria-hidden=\"true\"><line x1=\"1\" y1=\"5\" x2=\"25\" y2=\"5\" "
             "stroke=\"%s\" stroke-width=\"%s\"%s/></svg>",
-            profile_color(r->profiles[p], p), main_p ? "3" : "1.6",
+            profile_color(r->preset[p], p), main_p ? "3" : "1.6",
             main_p ? "" : " stroke-dasharray=\"4 3\"");
-    ESC(r->profiles[p]);
+    profile_label(f, r, p);
     fprintf(f, "</span>");
   }
   fprintf(f, "</div>\n");
@@ -297,7 +307,7 @@ static void plot_robust(FILE *f, const rove_report *r) {
         int main_p = pr == r->i_naive || pr == r->i_precise;
         if (main_p != pass)
           continue;
-        const char *col = profile_color(r->profiles[pr], pr);
+        const char *col = profile_color(r->preset[pr], pr);
         fprintf(f,
                 "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%s\"%s "
                 "points=\"",
@@ -374,9 +384,11 @@ static void plot_gaps(FILE *f, const rove_report *r) {
   for (int c = 0; c < nc; c++) {
     fprintf(f,
             "<span class=\"key\"><span class=\"sw\" "
-            "style=\"background:%s\"></span>naive &minus; ",
-            profile_color(r->profiles[comp[c]], comp[c]));
-    ESC(r->profiles[comp[c]]);
+            "style=\"background:%s\"></span>",
+            profile_color(r->preset[comp[c]], comp[c]));
+    profile_label(f, r, r->i_naive);
+    fprintf(f, " &minus; ");
+    profile_label(f, r, comp[c]);
     fprintf(f, "</span>");
   }
   fprintf(f, "</div>\n<div class=\"grid\">\n");
@@ -434,7 +446,7 @@ static void plot_gaps(FILE *f, const rove_report *r) {
                 "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
                 "fill=\"%s\"><title>",
                 x, ya, bw - 1, yb - ya > 0.6 ? yb - ya : 0.6,
-                profile_color(r->profiles[comp[c]], comp[c]));
+                profile_color(r->preset[comp[c]], comp[c]));
         ESC(r->models[m]);
         fprintf(f, ", \xce\xb5=");
         ESC(r->eps[e]);
@@ -547,7 +559,7 @@ static void scatter(FILE *f, const rove_report *r, int b, const int *series,
   for (int s = 0; s < ns && n_ok; s++) {
     const char *col = series[s] < 0
                           ? "#444444"
-                          : profile_color(r->profiles[series[s]], series[s]);
+                          : profile_color(r->preset[series[s]], series[s]);
     double *g = gain + (size_t)s * nm;
     rove_pareto_front(cost, g, nm, front);
     /* The staircase: with a budget between two front points the best
@@ -832,8 +844,13 @@ static void table_models(FILE *f, const rove_report *r) {
     fprintf(f, "</th>");
   }
   fprintf(f, "</tr>\n<tr>");
-  for (int e = 0; e < r->n_eps; e++)
-    fprintf(f, "<th>naive</th><th>precise</th><th>gap</th>");
+  for (int e = 0; e < r->n_eps; e++) {
+    fprintf(f, "<th>");
+    ESC(r->i_naive >= 0 ? r->profiles[r->i_naive] : "naive");
+    fprintf(f, "</th><th>");
+    ESC(r->i_precise >= 0 ? r->profiles[r->i_precise] : "precise");
+    fprintf(f, "</th><th>gap</th>");
+  }
   fprintf(f, "</tr></thead>\n<tbody>\n");
   for (int m = 0; m < r->n_models; m++) {
     const rove_report_model *mm = &r->meta[m];
@@ -862,8 +879,9 @@ static void table_models(FILE *f, const rove_report *r) {
         int row = rowof(r, m, pp[k], e);
         fprintf(f, "<td class=\"num\" data-k=\"robust\" data-model=\"");
         ESC(r->models[m]);
-        fprintf(f, "\" data-profile=\"%s\" data-eps=\"",
-                k ? "precise" : "naive");
+        fprintf(f, "\" data-profile=\"");
+        ESC(pp[k] >= 0 ? r->profiles[pp[k]] : (k ? "precise" : "naive"));
+        fprintf(f, "\" data-eps=\"");
         ESC(r->eps[e]);
         fprintf(f, "\">");
         ESC(row >= 0 ? cell(r, row, r->c_robust) : "\xe2\x80\x94");

@@ -546,3 +546,32 @@ Test(report, run_json_round_trip) {
   rove_model_deinit(&m);
   rm_dir(dir);
 }
+
+Test(report, profiles_found_by_preset_from_job_ini) {
+  char dir[64];
+  mkdtemp_dir(dir, sizeof dir);
+  write_file(dir, "summary.csv",
+             "model,profile,eps,n,clean_acc,robust_acc\n"
+             "m,base,0.1,10,0.900000,0.600000\n"
+             "m,full,0.1,10,0.900000,0.100000\n"
+             "m,base,0.05,10,0.900000,0.800000\n"
+             "m,full,0.05,10,0.900000,0.700000\n");
+  write_file(dir, "job.ini",
+             "[job]\nname = j\nseed = 9\n[profile base]\npreset = naive\n"
+             "[profile full]\npreset = precise\n");
+  rove_report r;
+  cr_assert_eq(rove_report_load(&r, dir, NULL), 0, "%s", rove_error_message());
+  cr_assert_eq(r.i_naive, 0);
+  cr_assert_eq(r.i_precise, 1);
+  cr_assert_str_eq(r.job_seed, "9");
+  /* eps sorted numerically although the CSV lists 0.1 first. */
+  cr_assert_str_eq(r.eps[0], "0.05");
+  cr_assert(strstr(r.job_hash, "(of job.ini)"));
+  rove_report_deinit(&r);
+  char *html = render(dir, NULL);
+  cr_assert(strstr(html, "base (naive)"));
+  /* The headline gap: 0.600000 - 0.100000. */
+  cr_assert(strstr(html, ">0.500000</div>largest overestimation"));
+  free(html);
+  rm_dir(dir);
+}
