@@ -725,7 +725,13 @@ static int start_energy(coord *c) {
   snprintf(cfg.token_file, sizeof cfg.token_file, "%s", j->energy_token_file);
   snprintf(cfg.dir, sizeof cfg.dir, "%s", c->dir);
   cfg.quiet = c->o->quiet;
-  ROVE_TRY(rove_hub_init(&c->hub, &cfg));
+  int rc = rove_hub_init(&c->hub, &cfg);
+  if (rc) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", rove_error_message());
+    return rove_ini_error(rc, &j->ini, j->energy, NULL,
+                          "cannot start the energy hub: %s", why);
+  }
   c->hub_on = 1;
   for (int m = 0; m < j->n_models; m++) {
     if (!c->su.loaded[m])
@@ -761,6 +767,10 @@ static int start(coord *c) {
   }
   ROVE_TRY(rove_sched_init(&c->sched, &c->su.plan));
   ROVE_TRY(mkdirs(c->dir));
+  /* Everything that can fail on a bad job or environment goes before the
+   * journal is created, so a failed start leaves no journal to refuse. */
+  ROVE_TRY(prepare_messages(c));
+  ROVE_TRY(start_energy(c));
   char jpath[4200];
   snprintf(jpath, sizeof jpath, "%s/journal", c->dir);
   rove_journal_header h = {.n = (uint32_t)c->su.plan.n,
@@ -790,7 +800,6 @@ static int start(coord *c) {
     ROVE_TRY(rove_journal_create(&c->journal, jpath, &h));
   }
   ROVE_TRY(copy_job(o->job_path, c->dir));
-  ROVE_TRY(prepare_messages(c));
   int ranks = o->size;
   c->has_model = calloc((size_t)ranks * c->su.plan.n_models, 1);
   c->has_shard = calloc((size_t)ranks * c->sched.n_shards, 1);
@@ -799,7 +808,6 @@ static int start(coord *c) {
     return ROVE_ERR(ROVE_ENOMEM, "out of memory");
   rove_worker_init(&c->local, 0);
   ROVE_TRY(fail_unloaded(c));
-  ROVE_TRY(start_energy(c));
   return 0;
 }
 
