@@ -8,17 +8,17 @@
 #include "coordinator/report.h"
 
 static void usage(FILE *f) {
-  fprintf(
-      f, "usage: rove report DIR [--eps EPS] [--title TEXT]\n\n"
-         "Writes DIR/report.html from a sweep's results directory\n"
-         "(DIR/summary.csv, and when present summary.json, run.json,\n"
-         "job.ini and the energy columns): one self-contained page with\n"
-         "inline SVG plots that opens offline in any browser.\n\n"
-         "  --eps EPS     the eps used by the energy and gap headline plots\n"
-         "                (default: the largest eps at which some model keeps\n"
-         "                10%% robust accuracy under the precise profile)\n"
-         "  --title TEXT  page title (default: \"rove report: JOB\")\n"
-         "  -h, --help    this text\n");
+  fprintf(f,
+          "usage: rove report DIR [--eps EPS] [--title TEXT]\n\n"
+          "Writes DIR/report.html from a sweep's results directory\n"
+          "(DIR/summary.csv, and when present summary.json, run.json,\n"
+          "job.ini and the energy columns): one self-contained page with\n"
+          "inline SVG plots that opens offline in any browser.\n\n"
+          "  --eps EPS     the eps used by the energy and gap headline plots\n"
+          "                (default: the largest eps at which half of the\n"
+          "                models keep 25%% robust accuracy under precise)\n"
+          "  --title TEXT  page title (default: \"rove report: JOB\")\n"
+          "  -h, --help    this text\n");
 }
 
 int rove_cmd_report(int argc, char **argv) {
