@@ -65,9 +65,7 @@ int rove_integrate(const rove_sample *s, size_t n, int kind, double t0,
 
 static void *sampler_main(void *arg) {
   rove_sampler *sp = arg;
-  struct timespec next;
-  clock_gettime(CLOCK_MONOTONIC, &next);
-  long step_ns = (long)(sp->period_s * 1e9);
+  double next = rove_now();
   for (;;) {
     pthread_mutex_lock(&sp->mu);
     int stop = sp->stop;
@@ -99,26 +97,13 @@ static void *sampler_main(void *arg) {
     pthread_mutex_unlock(&sp->mu);
     if (sp->sensor->meter_fd >= 0)
       continue; /* the meter sets its own pace: one line, one sample */
-    next.tv_nsec += step_ns;
-    while (next.tv_nsec >= 1000000000L) {
-      next.tv_nsec -= 1000000000L;
-      next.tv_sec++;
-    }
-    /* After a stall (a slow read), skip the missed ticks rather than
-     * firing a burst: samples stay on the grid. */
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    while (next.tv_sec < now.tv_sec ||
-           (next.tv_sec == now.tv_sec && next.tv_nsec < now.tv_nsec)) {
-      next.tv_nsec += step_ns;
-      while (next.tv_nsec >= 1000000000L) {
-        next.tv_nsec -= 1000000000L;
-        next.tv_sec++;
-      }
-    }
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) ==
-           EINTR)
-      ;
+    /* Fixed grid of deadlines; after a stall (a slow read) the missed
+     * ticks are skipped rather than fired as a burst. */
+    next += sp->period_s;
+    double now = rove_now();
+    while (next < now)
+      next += sp->period_s;
+    rove_sleep(next - now);
   }
   return NULL;
 }

@@ -27,15 +27,16 @@ double rove_now(void) {
 }
 
 void rove_sleep(double s) {
-  if (s <= 0)
-    return;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  double end = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec + s;
-  ts.tv_sec = (time_t)end;
-  ts.tv_nsec = (long)((end - (double)ts.tv_sec) * 1e9);
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-    ;
+  /* Relative sleeps towards an absolute deadline: some qemu-user versions
+   * mishandle clock_nanosleep(TIMER_ABSTIME), and boards are tested under
+   * qemu. */
+  double end = rove_now() + s;
+  for (double left = s; left > 0; left = end - rove_now()) {
+    struct timespec ts;
+    ts.tv_sec = (time_t)left;
+    ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+    nanosleep(&ts, NULL);
+  }
 }
 
 /* Reads a small sysfs file. Returns 0, or -errno. */
