@@ -121,7 +121,11 @@ typedef struct rove__ctx {
   int bmax, d, K, n;
   int norm_linf;
   double eps;
-  int stage_index;
+  /* Identity of the running stage in the random keys: its attack, loss
+   * and start, and how many identical stages precede it. Not its position,
+   * so a stage draws the same numbers in every profile that contains it
+   * (precise's APGD-CE is exactly a stand-alone APGD-CE run). */
+  uint64_t stage_key;
   int max_steps; /* largest `steps` of any stage (sizes the traces) */
   /* per example */
   const float *z0; /* clean logits, n * K */

@@ -25,7 +25,7 @@ void rove__rng_slot(rove__ctx *c, int slot, int atk, uint64_t sub) {
                      (uint64_t)u->norm_linf,
                      (uint64_t)u->restart,
                      (uint64_t)u->idx[c->ex_of[slot]],
-                     (uint64_t)c->stage_index,
+                     c->stage_key,
                      (uint64_t)atk,
                      sub};
   rove_rng_init(&c->rng[slot], id, 10);

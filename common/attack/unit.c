@@ -295,7 +295,12 @@ int rove__eval_unit_traced(const rove_unit *u, rove_example_result *out,
       continue;
     if (s->attack == ROVE__ATK_SQUARE && !u->norm_linf)
       continue; /* L-inf only; rove_profile_check refused it alone */
-    c.stage_index = si;
+    int occ = 0;
+    for (int k = 0; k < si; k++)
+      occ += p->st[k].attack == s->attack && p->st[k].loss == s->loss &&
+             p->st[k].init == s->init;
+    c.stage_key = (uint64_t)s->attack | (uint64_t)s->loss << 8 |
+                  (uint64_t)s->init << 16 | (uint64_t)occ << 24;
     memset(c.cand, 0, (size_t)u->n);
     for (int i0 = 0; i0 < n_alive; i0 += c.bmax) {
       int nb = n_alive - i0 < c.bmax ? n_alive - i0 : c.bmax;

@@ -417,3 +417,33 @@ Test(comp, transfer_failure_on_the_bpda_surrogate) {
   tu_data_free(&t);
   rove_model_deinit(&m);
 }
+
+Test(comp, precise_contains_autoattack_apgd_ce_and_apgd_t) {
+  /* Stages draw their randomness by identity, not position: precise's
+   * APGD-CE and APGD-T runs on an example are exactly the stand-alone
+   * runs, so precise breaks every example either of them breaks. */
+  enum { N = 12 };
+  rove_model m;
+  tu_data t;
+  load_fixture(&m, &t, "tests/fixtures/fmnist_cnn.onnx", N);
+  const double eps = 0.02;
+  rove_example_result rp[N], rc[N], rt[N];
+  const char *const pre[] = {"steps", "10",       "targets", "3", "queries",
+                             "40",    "restarts", "1",       NULL};
+  const char *const ce[] = {"attack", "apgd", "steps", "10",
+                            "bpda",   "auto", NULL};
+  const char *const tg[] = {"attack", "apgd-t", "steps", "10", "targets",
+                            "3",      "bpda",   "auto",  NULL};
+  int bp = run_all(&m, "precise", pre, &t, eps, rp, NULL);
+  int bc = run_all(&m, "naive", ce, &t, eps, rc, NULL);
+  int bt = run_all(&m, "naive", tg, &t, eps, rt, NULL);
+  cr_log_info("broken: precise %d, apgd-ce %d, apgd-t %d of %d", bp, bc, bt, N);
+  for (int i = 0; i < N; i++)
+    cr_expect(rp[i].broken || (!rc[i].broken && !rt[i].broken),
+              "example %d: broken by apgd-ce %d / apgd-t %d, not by precise", i,
+              rc[i].broken, rt[i].broken);
+  cr_expect(bp >= bc && bp >= bt);
+  cr_expect(bc > 0 && bc < N, "eps should split the examples");
+  tu_data_free(&t);
+  rove_model_deinit(&m);
+}
