@@ -378,6 +378,8 @@ static int run_loop(run_state *r, const rove_dataset *train,
     if (log)
       fprintf(log, "  %s: epoch %d/%d loss %.4f train acc %.4f (%.1f s)\n",
               s->name, ep + 1, s->epochs, mean, res->train_acc, now_s() - t0);
+    if (log)
+      fflush(log);
   }
   res->steps = t;
   free(gidx);
