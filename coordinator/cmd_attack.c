@@ -43,6 +43,7 @@ static void usage(FILE *f) {
       "                     results do not depend on it\n"
       "  --save-adv FILE    write the adversarial examples (IDX float32,\n"
       "                     [eps, n, ...input]) and FILE.csv describing them\n"
+      "                     (an ablation saves its last profile, precise)\n"
       "  --json             print one JSON object\n"
       "  -h, --help         this text\n");
 }

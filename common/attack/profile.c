@@ -221,9 +221,10 @@ int rove_profile_set(rove_profile *p, const char *key, const char *value) {
       }
     if (a == ROVE__ATK_FGSM)
       init = ROVE__INIT_ZERO;
-    int r = rove_profile_restarts(p);
+    /* One restart, as the attack's authors run it, unless `restarts`
+     * says otherwise. */
     p->n_stages = 1;
-    p->st[0] = stage(a, loss, init, r, 1);
+    p->st[0] = stage(a, loss, init, 1, 1);
     return 0;
   }
   if (!strcmp(key, "loss")) {
