@@ -509,10 +509,11 @@ Test(energy_sensors, protocol_idle_subtraction_and_flags) {
     cr_assert(fabs(r[i].idle_before_w - 2.0) < 0.04, "idle %g",
               r[i].idle_before_w);
     cr_assert_eq(r[i].n_trials, 3);
-    /* each inference takes ~2 ms at 7 W: 14 mJ, 10 mJ above idle */
-    double per = r[i].power_w * 0.25 * 3 / (double)r[i].n_inferences;
-    cr_assert(fabs(r[i].energy_j - per) < 0.05 * per, "%g vs %g", r[i].energy_j,
-              per);
+    /* each call sleeps >= 4 ms for 2 inferences at 7 W: at least 14 mJ
+     * per inference, and no more than the slowest call's share */
+    cr_assert(r[i].energy_j >= 0.98 * 7.0 * 0.002, "%g", r[i].energy_j);
+    cr_assert(r[i].energy_j <= 1.02 * 7.0 * r[i].latency_p99_s / 2 + 1e-4,
+              "%g vs p99 %g", r[i].energy_j, r[i].latency_p99_s);
     cr_assert(r[i].energy_dyn_j < r[i].energy_j);
     cr_assert(r[i].flags & ROVE_EF_QUICK);
     cr_assert(r[i].ci_lo_j <= r[i].energy_j + 1e-12);
