@@ -343,6 +343,10 @@ int rove__eval_unit_traced(const rove_unit *u, rove_example_result *out,
       goto done;
   }
   for (int i = 0; i < u->n; i++) {
+    /* An optimisation left unfinished matters only where no attack
+     * succeeded in the end. */
+    if (out[i].broken)
+      c.diag[i] &= ~(1u << ROVE_DIAG_INCOMPLETE);
     out[i].margin = c.mlow[i];
     out[i].diag = c.diag[i];
     if (x_adv && !(out[i].broken && out[i].attack >= 0))
@@ -424,6 +428,7 @@ int rove_eval_all(const rove_unit *u, rove_example_result *out, float *x_adv,
         if (r[j].broken) {
           out[i].broken = 1;
           out[i].attack = r[j].attack;
+          out[i].diag &= ~(1u << ROVE_DIAG_INCOMPLETE);
         }
         if (r[j].margin < out[i].margin)
           out[i].margin = r[j].margin;
