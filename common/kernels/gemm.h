@@ -39,4 +39,13 @@ void rove_gemm_pack_a(int M, int K, const float *a, long rs, long cs,
 void rove_gemm_packed(int Mp, int Np, int K, const float *ap, const float *bp,
                       float *c, long ldc);
 
+/* One strip of C = A . B where A's rows are gathered in place instead of
+ * packed: A[m][k] = rows[m][koff[k]] for m < MR (an implicit im2col: a
+ * row is an output pixel's receptive field, koff the offsets of the
+ * kernel taps). Writes C rows 0 .. MR-1, Np columns (a multiple of NR),
+ * at row stride ldc; each element is the same fma chain as in
+ * rove_gemm_packed. Borrows rows, koff and bp; writes c. */
+void rove_gemm_gather(int K, const int *koff, const float *const rows[], int Np,
+                      const float *bp, float *c, long ldc);
+
 #endif

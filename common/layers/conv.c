@@ -1,6 +1,7 @@
 /* conv.c - 2-D convolution (groups, stride, dilation, 4-sided padding) by
  * im2col packed straight into a position-independent GEMM. */
 #include <cblas.h>
+#include <string.h>
 
 #include "common/err.h"
 #include "common/kernels/gemm.h"
@@ -119,6 +120,23 @@ static void conv_plan_of(const conv_geom *g, conv_plan *pl) {
   pl->ncp_b = rove_gemm_up(pl->rows_b * g->OW, NR);
 }
 
+/* Without padding every receptive field lies inside the input, so the
+ * forward reads im2col's rows in place (rove_gemm_gather) instead of
+ * packing them: output pixels take the role of A's rows, and B is W_g^T
+ * in panels of NR output channels. Each output is the same fma chain over
+ * the taps (c, i, j) in order as with packing; only the copying goes. */
+static int gather_ok(const rove_node *n) {
+  const rove_attrs *a = &n->a;
+  return a->pt == 0 && a->pl == 0 && a->pb == 0 && a->pr == 0;
+}
+
+/* Output pixels per chunk of the gathering forward: about 12K floats of
+ * C, a multiple of MR. */
+static int gather_chunk(int kp) {
+  int pc = 12288 / kp;
+  return rove_gemm_up(pc > MR ? pc : MR, MR);
+}
+
 /* Workspace layout (floats): ap | bp | c for either GEMM; the weight
  * gradient's im2col buffer (R x OH*OW) reuses the same space. */
 static size_t conv_workspace(const rove_node *n, int B) {
@@ -132,6 +150,10 @@ static size_t conv_workspace(const rove_node *n, int B) {
   size_t bwd =
       (size_t)pl.rp * g.Kg + (size_t)g.Kg * pl.ncp_b + (size_t)pl.rp * pl.ncp_b;
   size_t dw = (size_t)g.R * (size_t)g.OH * (size_t)g.OW;
+  if (gather_ok(n)) {
+    int kp = rove_gemm_up(g.Kg, NR);
+    fwd = (size_t)kp * g.R + (size_t)g.R + (size_t)gather_chunk(kp) * kp;
+  }
   size_t w = fwd > bwd ? fwd : bwd;
   return w > dw ? w : dw;
 }
@@ -167,7 +189,13 @@ static void copy_run(float *d, const float *src, int iw0, int len, int sw,
       d[v] = 0.0f;
   } else if (iw0 >= 0 && iw0 + (len - 1) * sw < W) {
     const float *s = src + iw0;
-    if (sw == 1)
+    /* Fixed sizes become a few vector moves: runs are panel-sized (NR)
+     * or half of it for most maps. */
+    if (sw == 1 && len == NR)
+      memcpy(d, s, sizeof(float) * NR);
+    else if (sw == 1 && len == NR / 2)
+      memcpy(d, s, sizeof(float) * (NR / 2));
+    else if (sw == 1)
       for (int v = 0; v < len; v++)
         d[v] = s[v];
     else
@@ -262,6 +290,68 @@ static void dy_geom(const conv_geom *g, conv_geom *d) {
   d->R = g->Kg;
 }
 
+/* conv_forward without padding: see gather_ok. Workspace: W_g^T panels
+ * (R x kp), the tap offsets (R ints), C (chunk pixels x kp). */
+static void conv_forward_gather(const conv_geom *g, const float *p,
+                                const float *bias, int B, const float *x,
+                                float *y, float *ws) {
+  int P = g->OH * g->OW, kp = rove_gemm_up(g->Kg, NR), pc = gather_chunk(kp);
+  long total = (long)B * P;
+  size_t xb = (size_t)g->C * g->H * g->W;
+  float *bp = ws;
+  /* The workspace is plain allocated memory: storing ints in it makes
+   * them its effective type until the next layer stores floats. */
+  int *koff = (int *)(bp + (size_t)kp * g->R);
+  float *cb = bp + (size_t)kp * g->R + g->R;
+  for (int c = 0, r = 0; c < g->Cg; c++)
+    for (int i = 0; i < g->kh; i++)
+      for (int j = 0; j < g->kw; j++, r++)
+        koff[r] = (c * g->H + i * g->dh) * g->W + j * g->dw;
+  for (int gi = 0; gi < g->G; gi++) {
+    const float *Wg = p + (size_t)gi * g->Kg * g->R;
+    /* B (R x kp) = W_g^T in NR-column panels, zero past Kg. */
+    for (int k = 0; k < kp; k++) {
+      float *d = bp + (size_t)(k / NR) * g->R * NR + k % NR;
+      for (int r = 0; r < g->R; r++)
+        d[(size_t)r * NR] = k < g->Kg ? Wg[(size_t)k * g->R + r] : 0.0f;
+    }
+    const float *xg = x + (size_t)gi * g->Cg * g->H * g->W;
+    for (long j0 = 0; j0 < total; j0 += pc) {
+      int n = total - j0 < pc ? (int)(total - j0) : pc;
+      for (int m0 = 0; m0 < n; m0 += MR) {
+        const float *rows[MR];
+        for (int m = 0; m < MR; m++) {
+          /* A short last block repeats its last pixel; those rows of C
+           * are never read. */
+          long j = j0 + (m0 + m < n ? m0 + m : n - 1);
+          long b = j / P;
+          int q = (int)(j % P), oh = q / g->OW, ow = q % g->OW;
+          rows[m] = xg + (size_t)b * xb + (size_t)oh * g->sh * g->W +
+                    (size_t)ow * g->sw;
+        }
+        rove_gemm_gather(g->R, koff, rows, kp, bp, cb + (size_t)m0 * kp, kp);
+      }
+      /* y[b][k][q] = C[j][k] + bias, example by example. */
+      for (int m0 = 0; m0 < n;) {
+        long j = j0 + m0, b = j / P;
+        int q0 = (int)(j % P), len = P - q0 < n - m0 ? P - q0 : n - m0;
+        for (int k = 0; k < g->Kg; k++) {
+          int kk = gi * g->Kg + k;
+          float *yr = y + ((size_t)b * g->K + kk) * P + q0;
+          const float *s = cb + (size_t)m0 * kp + k;
+          if (bias)
+            for (int q = 0; q < len; q++)
+              yr[q] = s[(size_t)q * kp] + bias[kk];
+          else
+            for (int q = 0; q < len; q++)
+              yr[q] = s[(size_t)q * kp];
+        }
+        m0 += len;
+      }
+    }
+  }
+}
+
 /* x: B x C x H x W, y: B x K x OH x OW. */
 static void conv_forward(const rove_node *n, const float *p, int B,
                          const float *const *x, float *y, float *ws) {
@@ -271,6 +361,10 @@ static void conv_forward(const rove_node *n, const float *p, int B,
   conv_plan_of(&g, &pl);
   int P = g.OH * g.OW, rows = B * g.OH;
   const float *bias = n->a.has_bias ? p + (size_t)g.K * g.R : NULL;
+  if (gather_ok(n)) {
+    conv_forward_gather(&g, p, bias, B, x[0], y, ws);
+    return;
+  }
   float *ap = ws, *bp = ap + (size_t)pl.kgp * g.R;
   float *cb = bp + (size_t)g.R * pl.ncp_f;
   for (int gi = 0; gi < g.G; gi++) {

@@ -113,3 +113,30 @@ Test(gemm, position_and_transpose_do_not_matter) {
   free(c);
   free(c2);
 }
+
+/* The gathering strip reads A's rows in place through row pointers and
+ * tap offsets, and still gives each element the fma chain. */
+Test(gemm, gather_is_the_same_chain) {
+  enum { K = 27, N = 40, MRR = ROVE_GEMM_MR };
+  int np = rove_gemm_up(N, ROVE_GEMM_NR), koff[K];
+  float src[4096], b[K * N], c[MRR * 48];
+  float *bp = falloc((size_t)K * np);
+  fill(src, 4096, 200);
+  fill(b, (size_t)K * N, 201);
+  pack_b(K, N, b, bp);
+  for (int k = 0; k < K; k++)
+    koff[k] = (k / 9) * 300 + ((k / 3) % 3) * 20 + k % 3;
+  const float *rows[MRR];
+  for (int m = 0; m < MRR; m++)
+    rows[m] = src + 7 * m + (m == 3 ? 1000 : 0);
+  rove_gemm_gather(K, koff, rows, np, bp, c, np);
+  for (int m = 0; m < MRR; m++)
+    for (int n = 0; n < N; n++) {
+      float want = 0.0f;
+      for (int k = 0; k < K; k++)
+        want = fmaf(rows[m][koff[k]], b[k * N + n], want);
+      cr_assert(memcmp(&c[m * np + n], &want, sizeof want) == 0,
+                "element (%d, %d): %g, expected %g", m, n, c[m * np + n], want);
+    }
+  free(bp);
+}
