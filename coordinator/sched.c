@@ -253,9 +253,12 @@ void rove_sched_deinit(rove_sched *s) {
 }
 
 int rove_sched_next(rove_sched *s, rove_sched_task *t) {
-  if (s->n_heap == 0)
-    return 0;
-  uint32_t u = heap_pop(s);
+  uint32_t u;
+  do {
+    if (s->n_heap == 0)
+      return 0;
+    u = heap_pop(s);
+  } while (s->state[u] != ST_READY);
   s->state[u] = ST_INFLIGHT;
   s->inflight++;
   t->unit = u;
@@ -263,6 +266,10 @@ int rove_sched_next(rove_sched *s, rove_sched_task *t) {
   t->n = expected(s, &t->key, s->scratch);
   t->idx = s->scratch;
   return 1;
+}
+
+int rove_sched_unit_done(const rove_sched *s, uint32_t unit) {
+  return unit < (uint32_t)s->n_units && s->state[unit] == ST_DONE;
 }
 
 int rove_sched_requeue(rove_sched *s, uint32_t unit) {
@@ -397,21 +404,11 @@ int rove_sched_complete(rove_sched *s, const rove_unit_result *r) {
                     "sweep: clean pass of unit %u ran a different model "
                     "(content hash differs from another shard's)",
                     (unsigned)u);
-  if (s->state[u] == ST_READY) {
-    /* Replayed from the journal: take it out of the heap. */
-    for (int i = 0; i < s->n_heap; i++)
-      if (s->heap[i] == u) {
-        s->heap[i] = s->heap[--s->n_heap];
-        break;
-      }
-    /* Rebuild the heap order after the removal. */
-    int nh = s->n_heap;
-    s->n_heap = 0;
-    for (int i = 0; i < nh; i++)
-      heap_push(s, s->heap[i]);
-  } else {
+  /* A unit replayed from the journal may still sit in the ready heap: it
+   * is dropped lazily when popped (rove_sched_next skips units no longer
+   * ready), which keeps a long replay linear. */
+  if (s->state[u] == ST_INFLIGHT)
     s->inflight--;
-  }
   s->state[u] = ST_DONE;
   s->done++;
 

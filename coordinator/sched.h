@@ -117,6 +117,9 @@ static inline int rove_sched_finished(const rove_sched *s) {
   return s->done == s->total;
 }
 
+/* 1 when the unit's result has been applied. */
+int rove_sched_unit_done(const rove_sched *s, uint32_t unit);
+
 void rove_sched_key(const rove_sched *s, uint32_t unit, rove_unit_key *k);
 /* Unit id of a key, or -1 when out of range. */
 int64_t rove_sched_id(const rove_sched *s, const rove_unit_key *k);

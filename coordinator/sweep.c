@@ -310,7 +310,7 @@ static int fail_unloaded(coord *c) {
       rove_unit_key k = {.kind = ROVE_UNIT_CLEAN, .model = m, .shard = s};
       int64_t u = rove_sched_id(&c->sched, &k);
       if (s % c->su.plan.n_parts != c->su.plan.part ||
-          c->sched.state[u] == 3 /* done: replayed */)
+          rove_sched_unit_done(&c->sched, (uint32_t)u))
         continue;
       rove_unit_result r;
       rove_unit_result_init(&r);
