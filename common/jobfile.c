@@ -682,7 +682,7 @@ static int job_parse(rove_job *job, const char *base_dir) {
   job->energy = en;
   if (en) {
     static const char *const energy_keys[] = {"listen", "port", "token",
-                                              "boards", NULL};
+                                              "boards", "wait", NULL};
     ROVE_TRY(rove_ini_check_keys(ini, en, energy_keys));
     ROVE_TRY(
         rove_ini_get_str(ini, en, "listen", 0, "0.0.0.0", &job->energy_listen));
@@ -691,6 +691,8 @@ static int job_parse(rove_job *job, const char *base_dir) {
     ROVE_TRY(
         rove_ini_get_str(ini, en, "token", 0, NULL, &job->energy_token_file));
     ROVE_TRY(rove_ini_get_str(ini, en, "boards", 0, NULL, &job->energy_boards));
+    ROVE_TRY(rove_ini_get_double(ini, en, "wait", 0, 0.0, 0.0, 86400.0,
+                                 &job->energy_wait));
   }
   return 0;
 }

@@ -122,6 +122,8 @@ typedef struct rove_job {
   long long energy_port;
   const char *energy_token_file;
   const char *energy_boards;
+  double energy_wait; /* seconds to wait after the last unit for pending
+                         measurements (default 0) */
 } rove_job;
 
 /* Parses and checks a job file; `job` is uninitialised on entry and left

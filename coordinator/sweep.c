@@ -850,6 +850,15 @@ int rove_sweep_coordinate(const rove_sweep_opts *o) {
   int jrc = rove_journal_close(&c.journal);
   if (!rc)
     rc = jrc;
+  /* Measurements still pending get up to [energy] wait seconds; the
+   * sweep's own results never wait for them otherwise. */
+  if (c.hub_on && !stop_signal && c.su.job.energy_wait > 0 &&
+      rove_hub_poll(&c.hub) > 0) {
+    if (!o->quiet)
+      fprintf(stderr, "sweep: waiting up to %g s for energy measurements\n",
+              c.su.job.energy_wait);
+    rove_hub_run(&c.hub, c.su.job.energy_wait);
+  }
   double wall = now_s() - c.t0;
   rove_results_axes ax = {.job = c.su.job.name,
                           .models = c.su.model_names,

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# test_sweep_energy.sh - a sweep whose job has [energy]: the coordinator's
+# hub serves a rove-agent (fake Jetson Nano sysfs) while the sweep runs, and
+# the measurement is joined into summary.csv by model hash; the robustness
+# columns are the same as without [energy].
+set -euo pipefail
+: "${ROVE_BIN:?set by ctest}" "${ROVE_SRC:?set by ctest}"
+export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
+T=$(mktemp -d)
+agent=
+cleanup() {
+  [ -n "$agent" ] && kill "$agent" 2>/dev/null
+  rm -rf "$T"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$T"/*.log; do echo "== $f" >&2; tail -20 "$f" >&2; done
+  exit 1
+}
+[ -x "$ROVE_BIN/rove-agent" ] || fail "rove-agent was not built"
+
+head -c 32 /dev/urandom | base64 >"$T/tok"
+D="$T/sys/sys/bus/i2c/drivers/ina3221x/6-0040/iio:device0"
+mkdir -p "$D"
+echo POM_5V_IN >"$D/rail_name_0"
+echo 4321 >"$D/in_power0_input"
+port=0
+for _ in $(seq 1 50); do
+  p=$((20000 + RANDOM % 20000))
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
+done
+[ "$port" -ne 0 ] || fail "no free port"
+
+# The CI job, one shard (part 0 of 6), with models from the source tree.
+sed -e "s|\.\./tests/fixtures/|$ROVE_SRC/tests/fixtures/|" "$ROVE_SRC/jobs/ci.job" >"$T/plain.job"
+cp "$T/plain.job" "$T/energy.job"
+printf '\n[energy]\nlisten = 127.0.0.1\nport = %s\ntoken = %s\nboards = nano\nwait = 120\n' \
+  "$port" "$T/tok" >>"$T/energy.job"
+
+"$ROVE_BIN/rove" sweep "$T/energy.job" --out "$T/e" --part 0/6 --quiet 2>"$T/sweep.log" &
+sweep=$!
+for _ in $(seq 1 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+"$ROVE_BIN/rove-agent" --hub "127.0.0.1:$port" --token-file "$T/tok" --board nano \
+  --sysfs-root "$T/sys" --quick >"$T/agent.log" 2>&1 &
+agent=$!
+wait "$sweep" || fail "the sweep with [energy] failed"
+"$ROVE_BIN/rove" sweep "$T/plain.job" --out "$T/p" --part 0/6 --quiet 2>"$T/plain.log" ||
+  fail "the plain sweep failed"
+
+csv="$T/e/part0/summary.csv"
+head -1 "$csv" | grep -q ',wall_s,energy_nano_status,' ||
+  fail "no energy columns after wall_s: $(head -1 "$csv")"
+col=$(head -1 "$csv" | tr ',' '\n' | grep -nx energy_nano_status | cut -d: -f1)
+st=$(awk -F, -v c="$col" 'NR > 1 { print $c }' "$csv" | sort -u | tr '\n' ' ')
+[ "$st" = "ok " ] || fail "energy status per row: '$st', expected ok"
+pw=$(head -1 "$csv" | tr ',' '\n' | grep -nx energy_nano_power_w | cut -d: -f1)
+awk -F, -v c="$pw" 'NR > 1 { d = ($c - 4.321) / 4.321; if (d < -0.02 || d > 0.02) bad = 1 }
+  END { exit bad }' "$csv" || fail "joined power is not the board's 4.321 W"
+wcol=$(head -1 "$csv" | tr ',' '\n' | grep -nx wall_s | cut -d: -f1)
+diff <(cut -d, -f1-$((wcol - 1)) "$csv") <(cut -d, -f1-$((wcol - 1)) "$T/p/part0/summary.csv") ||
+  fail "robustness columns differ with [energy]"
+grep -q '"energy": {"nano"' "$T/e/part0/summary.json" || fail "no energy in summary.json"
+echo "ok: sweep with [energy] joins the agent's measurement into the summary"
