@@ -253,8 +253,10 @@ int rove__eval_unit_traced(const rove_unit *u, rove_example_result *out,
   c.eta_trace = eta_trace;
   int bmax = u->bmax > 0 ? u->bmax : 64;
   c.bmax = bmax < u->n ? bmax : u->n;
+  /* Loss traces are kept for gradient attacks only (Square's query
+   * budget can be far larger and needs none). */
   for (int i = 0; i < p->n_stages; i++)
-    if (p->st[i].steps > c.max_steps)
+    if (rove__atk_uses_grad(p->st[i].attack) && p->st[i].steps > c.max_steps)
       c.max_steps = p->st[i].steps;
 
   plan pl;
