@@ -724,7 +724,11 @@ static int start_energy(coord *c) {
   snprintf(cfg.host, sizeof cfg.host, "%s", j->energy_listen);
   cfg.port = (int)j->energy_port;
   snprintf(cfg.token_file, sizeof cfg.token_file, "%s", j->energy_token_file);
-  snprintf(cfg.dir, sizeof cfg.dir, "%s", c->dir);
+  size_t dl = strlen(c->dir);
+  if (dl >= sizeof cfg.dir)
+    return ROVE_ERR(ROVE_ERANGE, "%s: output path too long for the energy hub",
+                    c->dir);
+  memcpy(cfg.dir, c->dir, dl + 1);
   cfg.quiet = c->o->quiet;
   int rc = rove_hub_init(&c->hub, &cfg);
   if (rc) {
