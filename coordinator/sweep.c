@@ -819,6 +819,7 @@ static int start(coord *c) {
 int rove_sweep_coordinate(const rove_sweep_opts *o) {
   coord c;
   memset(&c, 0, sizeof c);
+  double t_start = now_s();
   c.o = o;
   c.journal.fd = -1;
   c.last_m = -1;
@@ -902,8 +903,8 @@ int rove_sweep_coordinate(const rove_sweep_opts *o) {
                  (double)ru.ru_stime.tv_sec + 1e-6 * ru.ru_stime.tv_usec;
     fprintf(stderr,
             "sweep: done in %.2f s; rank 0 used %.2f s CPU (%.1f%% of a "
-            "core%s); results in %s\n",
-            wall, cpu, wall > 0 ? 100 * cpu / wall : 0,
+            "core since start%s); results in %s\n",
+            wall, cpu, 100 * cpu / (now_s() - t_start),
             o->size > 1 ? ", coordinating" : ", coordinating and working",
             c.dir);
     if (c.n_failures && !code)
