@@ -897,16 +897,18 @@ int rove_sweep_coordinate(const rove_sweep_opts *o) {
       rove_results_print(stdout, &c.sched, &ax, c.failures, c.n_failures);
     /* Rank 0's own CPU time: with workers it should be a sliver of one
      * core (the loop backs off to 1 ms sleeps when idle). */
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double cpu = (double)ru.ru_utime.tv_sec + 1e-6 * ru.ru_utime.tv_usec +
-                 (double)ru.ru_stime.tv_sec + 1e-6 * ru.ru_stime.tv_usec;
-    fprintf(stderr,
-            "sweep: done in %.2f s; rank 0 used %.2f s CPU (%.1f%% of a "
-            "core since start%s); results in %s\n",
-            wall, cpu, 100 * cpu / (now_s() - t_start),
-            o->size > 1 ? ", coordinating" : ", coordinating and working",
-            c.dir);
+    if (!o->quiet) {
+      struct rusage ru;
+      getrusage(RUSAGE_SELF, &ru);
+      double cpu = (double)ru.ru_utime.tv_sec + 1e-6 * ru.ru_utime.tv_usec +
+                   (double)ru.ru_stime.tv_sec + 1e-6 * ru.ru_stime.tv_usec;
+      fprintf(stderr,
+              "sweep: done in %.2f s; rank 0 used %.2f s CPU (%.1f%% of a "
+              "core since start%s); results in %s\n",
+              wall, cpu, 100 * cpu / (now_s() - t_start),
+              o->size > 1 ? ", coordinating" : ", coordinating and working",
+              c.dir);
+    }
     if (c.n_failures && !code)
       code = 1;
   }
