@@ -2015,21 +2015,29 @@ static int op_quantize(ox_ctx *c) {
   rove_shape sh = x->shape;
   if (c->node->n_output < 1 || !c->node->output[0][0])
     return 0;
-  /* new_value may move the value array: x is not used after it. */
-  ROVE_TRY(new_value(c, c->node->output[0], &v));
+  /* new_value may move the value array, and x, s and z point into it:
+   * copy the scale and zero point first, use none of them after it. */
+  ox_tensor qs, qz;
+  int64_t n1 = 1;
+  ROVE_TRY(tensor_copy(&qs, s));
+  int rc = z ? tensor_copy(&qz, z)
+             : tensor_alloc(&qz, 1, ONNX__TENSOR_PROTO__DATA_TYPE__UINT8,
+                            s->rank, s->rank ? &n1 : NULL);
+  if (rc == 0 && !z)
+    qz.i[0] = 0;
+  if (rc == 0)
+    rc = new_value(c, c->node->output[0], &v);
+  if (rc < 0) {
+    tensor_free(&qs);
+    tensor_free(&qz);
+    ROVE_TRY(rc);
+  }
   v->kind = OX_QPEND;
   v->node = node;
   v->shape = sh;
   v->qaxis = ax;
-  ROVE_TRY(tensor_copy(&v->qs, s));
-  if (z) {
-    ROVE_TRY(tensor_copy(&v->qz, z));
-  } else {
-    int64_t n1 = 1;
-    ROVE_TRY(tensor_alloc(&v->qz, 1, ONNX__TENSOR_PROTO__DATA_TYPE__UINT8,
-                          s->rank, s->rank ? &n1 : NULL));
-    v->qz.i[0] = 0;
-  }
+  v->qs = qs;
+  v->qz = qz;
   return 0;
 }
 
