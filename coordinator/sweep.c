@@ -18,6 +18,7 @@
 #include "common/err.h"
 #include "common/format_rove.h"
 #include "coordinator/hub.h"
+#include "coordinator/report.h"
 #include "worker/worker.h"
 #include "worker/worker_mpi.h"
 
@@ -757,6 +758,42 @@ static int start_energy(coord *c) {
   return 0;
 }
 
+/* DIR/run.json: what `rove report` shows about the run (report.h). */
+static int write_run(coord *c) {
+  rove_sweep_setup *su = &c->su;
+  int M = su->plan.n_models, P = su->plan.n_profiles;
+  rove_run_model *rm = calloc((size_t)M, sizeof *rm);
+  const char **presets = calloc((size_t)P, sizeof *presets);
+  int rc = 0;
+  if (!rm || !presets) {
+    rc = ROVE_ERR(ROVE_ENOMEM, "out of memory");
+  } else {
+    for (int m = 0; m < M; m++) {
+      rm[m].name = su->model_names[m];
+      rm[m].path = su->job.models[m].path;
+      rm[m].m = su->loaded[m] ? &su->models[m] : NULL;
+    }
+    for (int p = 0; p < P; p++)
+      presets[p] = su->job.profiles[p].preset;
+    rove_run_info ri = {.job_name = su->job.name,
+                        .job_path = c->o->job_path,
+                        .job_hash = su->job_hash,
+                        .seed = su->job.seed,
+                        .data = su->job.data,
+                        .n = su->plan.n,
+                        .ranks = c->o->size,
+                        .profiles = su->profile_names,
+                        .presets = presets,
+                        .n_profiles = P,
+                        .models = rm,
+                        .n_models = M};
+    rc = rove_run_write(c->dir, &ri);
+  }
+  free(rm);
+  free(presets);
+  return rc;
+}
+
 static int start(coord *c) {
   const rove_sweep_opts *o = c->o;
   ROVE_TRY(rove_sweep_setup_init(&c->su, o->job_path, 1, o->no_skip, o->part,
@@ -805,6 +842,7 @@ static int start(coord *c) {
     ROVE_TRY(rove_journal_create(&c->journal, jpath, &h));
   }
   ROVE_TRY(copy_job(o->job_path, c->dir));
+  ROVE_TRY(write_run(c));
   int ranks = o->size;
   c->has_model = calloc((size_t)ranks * c->su.plan.n_models, 1);
   c->has_shard = calloc((size_t)ranks * c->sched.n_shards, 1);
