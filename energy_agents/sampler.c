@@ -103,7 +103,7 @@ static void *sampler_main(void *arg) {
     double now = rove_now();
     while (next < now)
       next += sp->period_s;
-    rove_sleep(next - now);
+    rove_sleep_until(next);
   }
   return NULL;
 }

@@ -26,17 +26,25 @@ double rove_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+void rove_sleep_until(double t) {
+  /* One absolute deadline, so a sleep cut short by a signal resumes
+   * towards the same instant and the sampler's grid does not drift.
+   * qemu-user handles TIMER_ABSTIME too (tests/integration/
+   * test_agent_aarch64.sh samples through it). */
+  if (!(t > 0))
+    return;
+  struct timespec ts;
+  ts.tv_sec = (time_t)t;
+  ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+  if (ts.tv_nsec > 999999999)
+    ts.tv_nsec = 999999999;
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+    ;
+}
+
 void rove_sleep(double s) {
-  /* Relative sleeps towards an absolute deadline: some qemu-user versions
-   * mishandle clock_nanosleep(TIMER_ABSTIME), and boards are tested under
-   * qemu. */
-  double end = rove_now() + s;
-  for (double left = s; left > 0; left = end - rove_now()) {
-    struct timespec ts;
-    ts.tv_sec = (time_t)left;
-    ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
-    nanosleep(&ts, NULL);
-  }
+  if (s > 0)
+    rove_sleep_until(rove_now() + s);
 }
 
 /* Reads a small sysfs file. Returns 0, or -errno. */

@@ -82,5 +82,7 @@ int rove_sensor_read(rove_sensor *s, double timeout_s, double *value,
 double rove_now(void);
 /* Sleeps (CLOCK_MONOTONIC, restarts after signals) for s seconds. */
 void rove_sleep(double s);
+/* Sleeps until rove_now() >= t (returns at once if t has passed). */
+void rove_sleep_until(double t);
 
 #endif
