@@ -14,6 +14,15 @@ full=(libopenmpi-dev openmpi-bin libcriterion-dev clang-format slurm-wlm munge
 want=("${core[@]}")
 if [ "${1:-}" != "--agent" ]; then
   want+=("${full[@]}")
+  # The aarch64 cross-build of rove-agent and its qemu test need arm64
+  # multiarch libraries, which dpkg only knows once the architecture is
+  # added (idempotent; the apt-get update below then fetches its lists).
+  want+=(gcc-aarch64-linux-gnu qemu-user libc6-dev:arm64 libopenblas-dev:arm64
+    zlib1g-dev:arm64 libsodium-dev:arm64 libprotobuf-c-dev:arm64
+    libinih-dev:arm64 libuv1-dev:arm64)
+  if [ "$(id -u)" -eq 0 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    dpkg --add-architecture arm64
+  fi
 fi
 
 missing=()
