@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,14 @@ static void json_str(FILE *f, const char *s) {
       fputc(*p, f);
   }
   fputc('"', f);
+}
+
+/* A JSON number, or null for NaN and infinities (a diverged run). */
+static void json_num(FILE *f, const char *key, double v, const char *end) {
+  if (isfinite(v))
+    fprintf(f, "  \"%s\": %.6g%s", key, v, end);
+  else
+    fprintf(f, "  \"%s\": null%s", key, end);
 }
 
 /* Reads a whole small file into a NUL-terminated buffer, or NULL. */
@@ -198,11 +207,11 @@ static int write_log(const char *dir, const rove_train_spec *s, const char *fp,
   json_str(f, s->test);
   fprintf(f, ",\n  \"n_test\": %ld,\n", n_test);
   fprintf(f, "  \"seconds\": %.3f,\n", r->seconds);
-  fprintf(f, "  \"first_epoch_loss\": %.6f,\n  \"last_epoch_loss\": %.6f,\n",
-          r->first_loss, r->last_loss);
-  fprintf(f, "  \"train_acc\": %.6f,\n  \"test_acc\": %.6f,\n", r->train_acc,
-          r->test_acc);
-  fprintf(f, "  \"median_test_margin\": %.6g,\n", r->median_margin);
+  json_num(f, "first_epoch_loss", r->first_loss, ",\n");
+  json_num(f, "last_epoch_loss", r->last_loss, ",\n");
+  json_num(f, "train_acc", r->train_acc, ",\n");
+  json_num(f, "test_acc", r->test_acc, ",\n");
+  json_num(f, "median_test_margin", r->median_margin, ",\n");
   fprintf(f, "  \"params\": %zu,\n  \"macs\": %.0f,\n", m->n_params,
           rove_model_macs(m));
   fprintf(f, "  \"nondiff_layers\": %d,\n", rove_model_count_nondiff(m));
