@@ -7,7 +7,7 @@
 # cross toolchain's ld.so (libc6-arm64-cross) with the multiarch libc.so.6;
 # the two builds disagree on ld.so's private data and the first
 # pthread_create loops forever (energy_agents/README.md, "aarch64 under qemu").
-# Skips (exit 0 with a message) when the cross toolchain or qemu is missing;
+# Skips (exit 77, which ctest reports as skipped) when the cross toolchain or qemu is missing;
 # deploy/install-deps.sh installs them.
 set -euo pipefail
 B=${ROVE_BIN:?}
@@ -16,12 +16,12 @@ BUILD=${ROVE_BUILD:?}
 for p in aarch64-linux-gnu-gcc qemu-aarch64; do
   if ! command -v $p >/dev/null; then
     echo "SKIP: $p not installed (deploy/install-deps.sh installs it)"
-    exit 0
+    exit 77
   fi
 done
 if [ ! -e /usr/lib/aarch64-linux-gnu/pkgconfig/libuv.pc ]; then
   echo "SKIP: arm64 libraries not installed (deploy/install-deps.sh installs them)"
-  exit 0
+  exit 77
 fi
 unset QEMU_LD_PREFIX
 QEMU=(qemu-aarch64 -L /)
