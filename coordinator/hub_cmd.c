@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/model.h"
 #include "coordinator/cli.h"
 #include "coordinator/hub.h"
@@ -22,25 +23,6 @@ static void usage(FILE *f) {
           "  --listen HOST:PORT  address to listen on (default 127.0.0.1:0)\n"
           "  --port-file FILE    write the bound port there (for port 0)\n"
           "  --quick             the short test protocol\n");
-}
-
-static int read_all(const char *path, unsigned char **buf, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return ROVE_ERR(ROVE_ENOENT, "model file '%s': cannot open", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  rewind(f);
-  unsigned char *b = n > 0 ? malloc((size_t)n) : NULL;
-  if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) {
-    free(b);
-    fclose(f);
-    return ROVE_ERR(ROVE_EIO, "model file '%s': read error", path);
-  }
-  fclose(f);
-  *buf = b;
-  *len = (size_t)n;
-  return 0;
 }
 
 int rove_cmd_hub(int argc, char **argv) {
@@ -133,7 +115,7 @@ int rove_cmd_hub(int argc, char **argv) {
       break;
     memcpy(hashes[i], m.hash, 32);
     rove_model_deinit(&m);
-    rc = read_all(models[i], &bytes, &len);
+    rc = rove_file_read(models[i], "model file", &bytes, &len);
     for (int b = 0; b < nb && rc == 0; b++)
       rc = rove_hub_add_model(&h, boards[b], models[i], hashes[i], bytes, len,
                               "synthetic", NULL, 0);

@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
 
 /* A record larger than this is treated as corruption, not allocated. */
 #define JOURNAL_MAX_RECORD (1u << 30)
@@ -152,46 +153,12 @@ int rove_journal_close(rove_journal *j) {
   return rc;
 }
 
-static int read_file(const char *path, unsigned char **buf, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return ROVE_ERR(errno == ENOENT ? ROVE_ENOENT : ROVE_EIO,
-                    "%s: cannot open: %s", path, strerror(errno));
-  size_t cap = 1 << 16, n = 0;
-  unsigned char *b = malloc(cap);
-  while (b) {
-    size_t k = fread(b + n, 1, cap - n, f);
-    n += k;
-    if (n < cap)
-      break;
-    unsigned char *nb = realloc(b, cap * 2);
-    if (!nb) {
-      free(b);
-      b = NULL;
-      break;
-    }
-    b = nb;
-    cap *= 2;
-  }
-  int err = ferror(f);
-  fclose(f);
-  if (!b)
-    return ROVE_ERR(ROVE_ENOMEM, "%s: out of memory", path);
-  if (err) {
-    free(b);
-    return ROVE_ERR(ROVE_EIO, "%s: read error", path);
-  }
-  *buf = b;
-  *len = n;
-  return 0;
-}
-
 int rove_journal_replay(const char *path, rove_journal_header *h,
                         int (*cb)(void *user, const rove_unit_result *r),
                         void *user, off_t *good_len, int *torn) {
   unsigned char *buf = NULL;
   size_t len = 0;
-  ROVE_TRY(read_file(path, &buf, &len));
+  ROVE_TRY(rove_file_read(path, "journal", &buf, &len));
   *torn = 0;
   *good_len = 0;
   size_t pos = 0;

@@ -7,48 +7,14 @@
 #include <string.h>
 
 #include "common/err.h"
-
-/* Reads a whole file into a NUL-terminated heap buffer. */
-static int slurp(const char *path, char **out, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return ROVE_ERR(errno == ENOENT ? ROVE_ENOENT : ROVE_EIO,
-                    "%s: cannot open: %s", path, strerror(errno));
-  size_t cap = 1 << 16, n = 0;
-  char *b = malloc(cap);
-  while (b) {
-    size_t k = fread(b + n, 1, cap - n, f);
-    n += k;
-    if (n < cap)
-      break;
-    char *nb = realloc(b, cap * 2);
-    if (!nb) {
-      free(b);
-      b = NULL;
-      break;
-    }
-    b = nb;
-    cap *= 2;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (!b)
-    return ROVE_ERR(ROVE_ENOMEM, "%s: out of memory reading it", path);
-  if (bad) {
-    free(b);
-    return ROVE_ERR(ROVE_EIO, "%s: read error", path);
-  }
-  *out = b;
-  *len = n;
-  return 0;
-}
+#include "common/fileio.h"
 
 int rove_csv_load(rove_csv *t, const char *path) {
-  char *b = NULL;
+  unsigned char *b = NULL;
   size_t n = 0;
   memset(t, 0, sizeof *t);
-  ROVE_TRY(slurp(path, &b, &n));
-  int rc = rove_csv_parse(t, b, n, path);
+  ROVE_TRY(rove_file_read(path, "CSV file", &b, &n));
+  int rc = rove_csv_parse(t, (const char *)b, n, path);
   free(b);
   return rc;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
 
 typedef struct jp {
   const char *s, *end, *what;
@@ -306,35 +307,11 @@ int rove_json_parse(rove_json *v, const char *buf, size_t len,
 }
 
 int rove_json_load(rove_json *v, const char *path) {
+  unsigned char *b = NULL;
+  size_t n = 0;
   memset(v, 0, sizeof *v);
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return ROVE_ERR(errno == ENOENT ? ROVE_ENOENT : ROVE_EIO,
-                    "%s: cannot open: %s", path, strerror(errno));
-  size_t cap = 4096, n = 0;
-  char *b = malloc(cap);
-  while (b) {
-    n += fread(b + n, 1, cap - n, f);
-    if (n < cap)
-      break;
-    char *nb = realloc(b, cap * 2);
-    if (!nb) {
-      free(b);
-      b = NULL;
-      break;
-    }
-    b = nb;
-    cap *= 2;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (!b)
-    return ROVE_ERR(ROVE_ENOMEM, "%s: out of memory", path);
-  if (bad) {
-    free(b);
-    return ROVE_ERR(ROVE_EIO, "%s: read error", path);
-  }
-  int rc = rove_json_parse(v, b, n, path);
+  ROVE_TRY(rove_file_read(path, "JSON file", &b, &n));
+  int rc = rove_json_parse(v, (const char *)b, n, path);
   free(b);
   return rc;
 }

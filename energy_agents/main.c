@@ -8,6 +8,7 @@
 
 #include "common/energy_proto.h"
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/model.h"
 #include "energy_agents/client.h"
 #include "energy_agents/sensor.h"
@@ -159,11 +160,11 @@ static int cmd_measure(int argc, char **argv) {
   size_t in_len = 0;
   rove_ep_request q[64];
   int rc = 0;
-  if (inputs && (rc = rove_read_file(inputs, &in, &in_len)) < 0)
+  if (inputs && (rc = rove_file_read(inputs, "input set", &in, &in_len)) < 0)
     goto fail;
   for (int i = 0; i < nm; i++) {
     size_t len;
-    if ((rc = rove_read_file(models[i], &mb[i], &len)) < 0)
+    if ((rc = rove_file_read(models[i], "model file", &mb[i], &len)) < 0)
       goto fail;
     memset(&q[i], 0, sizeof q[i]);
     /* the join key is the content hash, which needs the decoded model */

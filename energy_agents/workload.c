@@ -7,42 +7,10 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/format_rove.h"
 #include "common/onnx.h"
 #include "common/rng.h"
-
-int rove_read_file(const char *path, unsigned char **buf, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return ROVE_ERR(errno == ENOENT ? ROVE_ENOENT : ROVE_EIO, "%s: %s", path,
-                    strerror(errno));
-  size_t cap = 1 << 16, n = 0;
-  unsigned char *b = malloc(cap);
-  while (b) {
-    n += fread(b + n, 1, cap - n, f);
-    if (n < cap)
-      break;
-    unsigned char *nb = realloc(b, cap * 2);
-    if (!nb) {
-      free(b);
-      b = NULL;
-      break;
-    }
-    b = nb;
-    cap *= 2;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (!b)
-    return ROVE_ERR(ROVE_ENOMEM, "%s: out of memory", path);
-  if (bad) {
-    free(b);
-    return ROVE_ERR(ROVE_EIO, "%s: read error", path);
-  }
-  *buf = b;
-  *len = n;
-  return 0;
-}
 
 int rove_infer_init(rove_infer *inf, const void *model, size_t model_len,
                     const char *what, int batch, const void *inputs,

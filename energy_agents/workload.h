@@ -31,7 +31,4 @@ void rove_infer_deinit(rove_infer *inf);
 void rove_infer_workload(rove_infer *inf, const char *name,
                          const char *input_set, rove_workload *w);
 
-/* Reads a whole file (caller frees *buf). Errors name the file. */
-int rove_read_file(const char *path, unsigned char **buf, size_t *len);
-
 #endif

@@ -3,10 +3,14 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/arena.h"
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/wire.h"
 
 Test(wire, round_trip_every_width) {
@@ -146,4 +150,39 @@ Test(err, message_and_traceback) {
   cr_assert_eq(rove_error_trace(ROVE_ENOMEM, __FILE__, __LINE__, __func__),
                ROVE_ENOMEM);
   cr_assert_str_eq(rove_error_message(), "out of memory");
+}
+
+Test(fileio, reads_whole_file_and_names_it_on_error) {
+  char dir[] = "/tmp/rove-fileio-XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  char path[64];
+  snprintf(path, sizeof path, "%s/f.bin", dir);
+  /* 200000 bytes: larger than the first buffer guess when size is unknown,
+   * and containing NULs, which must survive. */
+  FILE *f = fopen(path, "wb");
+  cr_assert_not_null(f);
+  for (int i = 0; i < 200000; i++)
+    fputc(i % 251, f);
+  fclose(f);
+  unsigned char *b;
+  size_t n;
+  cr_assert_eq(rove_file_read(path, "test file", &b, &n), 0);
+  cr_assert_eq(n, 200000);
+  int ok = 1;
+  for (int i = 0; i < 200000; i++)
+    ok &= b[i] == (unsigned char)(i % 251);
+  cr_assert(ok, "content differs");
+  cr_assert_eq(b[n], 0, "NUL terminator after the data");
+  free(b);
+
+  char missing[80];
+  snprintf(missing, sizeof missing, "%s/nope", dir);
+  cr_assert_eq(rove_file_read(missing, "model file", &b, &n), ROVE_ENOENT);
+  cr_assert_null(b);
+  cr_assert_not_null(strstr(rove_error_message(), "model file"));
+  cr_assert_not_null(strstr(rove_error_message(), missing));
+  cr_assert_eq(rove_file_read(dir, NULL, &b, &n), ROVE_EINVAL);
+  cr_assert_not_null(strstr(rove_error_message(), "is a directory"));
+  unlink(path);
+  rmdir(dir);
 }
