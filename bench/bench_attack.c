@@ -13,14 +13,9 @@
 #include "common/eval.h"
 #include "common/model.h"
 #include "common/rng.h"
+#include "common/util.h"
 
 char *openblas_get_corename(void);
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int bench(const rove_model *m, const char *attack, int n, int steps,
                  const float *x, const int *y, const int64_t *idx) {
@@ -50,9 +45,9 @@ static int bench(const rove_model *m, const char *attack, int n, int steps,
   u.bmax = 100;
   rove_example_result *r = malloc(sizeof *r * (size_t)n);
   rove_unit_stats st;
-  double t0 = now_s();
+  double t0 = rove_now();
   rc = rove_eval_unit(&u, r, NULL, &st);
-  double dt = now_s() - t0;
+  double dt = rove_now() - t0;
   if (rc == 0) {
     int broken = 0;
     for (int i = 0; i < n; i++)

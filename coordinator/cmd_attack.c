@@ -13,6 +13,7 @@
 #include "common/err.h"
 #include "common/eval.h"
 #include "common/model.h"
+#include "common/util.h"
 #include "coordinator/cli.h"
 
 static void usage(FILE *f) {
@@ -90,29 +91,6 @@ static int parse_eps(const char *s, attack_opts *o) {
   return 0;
 }
 
-static int parse_int(const char *s, int lo, int hi, int *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (!*s || *end || errno || v < lo || v > hi)
-    return -1;
-  *out = (int)v;
-  return 0;
-}
-
-static void json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\')
-      fprintf(f, "\\%c", *p);
-    else if (*p < 0x20)
-      fprintf(f, "\\u%04x", *p);
-    else
-      fputc(*p, f);
-  }
-  fputc('"', f);
-}
-
 /* Results of one profile at one eps. */
 typedef struct eps_result {
   double eps;
@@ -168,12 +146,6 @@ static void eps_order(const attack_opts *o, int *ord) {
     }
 }
 
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* Attacks every clean-correct example at every eps with profile p. */
 static int run_profile(run_state *s, const rove_profile *p, const char *name,
                        eps_result *er) {
@@ -183,7 +155,7 @@ static int run_profile(run_state *s, const rove_profile *p, const char *name,
   eps_order(o, ord);
   for (int oi = 0; oi < o->n_eps; oi++) {
     int ei = ord[oi];
-    double t0 = now_s();
+    double t0 = rove_now();
     eps_result *r = &er[ei];
     memset(r, 0, sizeof *r);
     r->eps = o->eps[ei];
@@ -255,7 +227,7 @@ static int run_profile(run_state *s, const rove_profile *p, const char *name,
       for (int b = 0; b < ROVE_DIAG_COUNT; b++)
         r->diag[b] += (ri->diag >> b) & 1;
     }
-    r->seconds = now_s() - t0;
+    r->seconds = rove_now() - t0;
   }
   return 0;
 }
@@ -558,9 +530,9 @@ static int run(const attack_opts *o, int *usage_err) {
   }
   if (o->json) {
     printf("{\"model\": ");
-    json_str(stdout, o->model);
+    rove_json_str(stdout, o->model);
     printf(", \"model_hash\": \"%s\", \"data\": ", hash);
-    json_str(stdout, s.d.spec);
+    rove_json_str(stdout, s.d.spec);
     printf(", \"n\": %d, \"clean_acc\": %.17g, \"norm\": \"%s\", "
            "\"seed\": %llu, \"profiles\": [",
            s.n, (double)s.n_clean / s.n, o->norm_linf ? "linf" : "l2",
@@ -569,9 +541,9 @@ static int run(const attack_opts *o, int *usage_err) {
       char desc[512];
       rove_profile_describe(profs[k], desc, sizeof desc);
       printf("%s{\"profile\": ", k ? ", " : "");
-      json_str(stdout, presets[k]);
+      rove_json_str(stdout, presets[k]);
       printf(", \"describe\": ");
-      json_str(stdout, desc);
+      rove_json_str(stdout, desc);
       printf(", \"results\": ");
       print_json_results(stdout, &s, er + (size_t)k * o->n_eps);
       printf("}");
@@ -685,14 +657,14 @@ int rove_cmd_attack(int argc, char **argv) {
       break;
     case O_DATA: o.data = optarg; break;
     case O_N:
-      if (parse_int(optarg, 1, 1 << 30, &o.n) < 0) {
+      if (rove_parse_int(optarg, 1, 1 << 30, &o.n) < 0) {
         fprintf(stderr, "rove attack: --n: '%s' is not a positive integer\n",
                 optarg);
         return ROVE_EXIT_USAGE;
       }
       break;
     case O_BATCH:
-      if (parse_int(optarg, 1, 4096, &o.batch) < 0) {
+      if (rove_parse_int(optarg, 1, 4096, &o.batch) < 0) {
         fprintf(stderr, "rove attack: --batch: '%s' (expected 1 to 4096)\n",
                 optarg);
         return ROVE_EXIT_USAGE;

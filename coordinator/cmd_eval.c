@@ -10,6 +10,7 @@
 #include "common/data.h"
 #include "common/err.h"
 #include "common/model.h"
+#include "common/util.h"
 #include "coordinator/cli.h"
 
 static void usage(FILE *f) {
@@ -26,30 +27,6 @@ static void usage(FILE *f) {
          "  --logits FILE.csv write index,label,z0..z{N-1} per example\n"
          "  --json            print one JSON object\n"
          "  -h, --help        this text\n");
-}
-
-/* Parses a whole decimal int in [lo, hi]. */
-static int parse_int(const char *s, int lo, int hi, int *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (!*s || *end || errno || v < lo || v > hi)
-    return -1;
-  *out = (int)v;
-  return 0;
-}
-
-static void json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\')
-      fprintf(f, "\\%c", *p);
-    else if (*p < 0x20)
-      fprintf(f, "\\u%04x", *p);
-    else
-      fputc(*p, f);
-  }
-  fputc('"', f);
 }
 
 static void shape_text(const rove_shape *s, char *buf, size_t cap) {
@@ -185,9 +162,9 @@ static int run(const eval_opts *o) {
   double acc = (double)correct / n;
   if (o->json) {
     printf("{\"model\": ");
-    json_str(stdout, o->model);
+    rove_json_str(stdout, o->model);
     printf(", \"hash\": \"%s\", \"data\": ", hex);
-    json_str(stdout, d.spec);
+    rove_json_str(stdout, d.spec);
     printf(", \"first\": %ld, \"n\": %d, \"correct\": %ld, "
            "\"clean_acc\": %.6f}\n",
            d.first, n, correct, acc);
@@ -226,14 +203,14 @@ int rove_cmd_eval(int argc, char **argv) {
     case 'l': o.logits = optarg; break;
     case 'j': o.json = 1; break;
     case 'n':
-      if (parse_int(optarg, 1, INT_MAX, &o.n) < 0) {
+      if (rove_parse_int(optarg, 1, INT_MAX, &o.n) < 0) {
         fprintf(stderr, "rove eval: --n '%s': expected a positive integer\n",
                 optarg);
         return ROVE_EXIT_USAGE;
       }
       break;
     case 'b':
-      if (parse_int(optarg, 1, 1 << 16, &o.batch) < 0) {
+      if (rove_parse_int(optarg, 1, 1 << 16, &o.batch) < 0) {
         fprintf(stderr,
                 "rove eval: --batch '%s': expected an integer from 1 to "
                 "65536\n",

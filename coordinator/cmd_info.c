@@ -5,6 +5,7 @@
 
 #include "common/err.h"
 #include "common/model.h"
+#include "common/util.h"
 #include "coordinator/cli.h"
 
 static void usage(FILE *f) {
@@ -33,20 +34,6 @@ static void shape_json(FILE *f, const rove_shape *s) {
   for (int i = 0; i < s->rank; i++)
     fprintf(f, "%s%d", i ? ", " : "", s->d[i]);
   fputc(']', f);
-}
-
-/* Writes s as a JSON string literal. */
-static void json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\')
-      fprintf(f, "\\%c", *p);
-    else if (*p < 0x20)
-      fprintf(f, "\\u%04x", *p);
-    else
-      fputc(*p, f);
-  }
-  fputc('"', f);
 }
 
 static double node_macs(const rove_node *n) {
@@ -84,16 +71,16 @@ static void print_text(const rove_model *m, const char *path, const char *hex) {
 
 static void print_json(const rove_model *m, const char *path, const char *hex) {
   printf("{\"model\": ");
-  json_str(stdout, path);
+  rove_json_str(stdout, path);
   printf(", \"input\": ");
   shape_json(stdout, &m->in);
   printf(", \"layers\": [");
   for (int i = 0; i < m->n_nodes; i++) {
     const rove_node *n = &m->nodes[i];
     printf("%s\n  {\"index\": %d, \"op\": ", i ? "," : "", i);
-    json_str(stdout, rove_layers[n->op]->name);
+    rove_json_str(stdout, rove_layers[n->op]->name);
     printf(", \"name\": ");
-    json_str(stdout, n->name);
+    rove_json_str(stdout, n->name);
     printf(", \"inputs\": [");
     for (int j = 0; j < n->n_in; j++)
       printf("%s%d", j ? ", " : "", n->in[j]);

@@ -20,6 +20,7 @@
 #include "common/model.h"
 #include "common/rng.h"
 #include "common/train/train.h"
+#include "common/util.h"
 #include "coordinator/cli.h"
 
 static void usage(FILE *f) {
@@ -75,25 +76,6 @@ static int mkdirs(const char *path) {
     return ROVE_ERR(ROVE_EIO, "cannot create directory '%s': %s", buf,
                     strerror(errno));
   return 0;
-}
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\')
-      fprintf(f, "\\%c", *p);
-    else if (*p < 0x20)
-      fprintf(f, "\\u%04x", *p);
-    else
-      fputc(*p, f);
-  }
-  fputc('"', f);
 }
 
 /* A JSON number, or null for NaN and infinities (a diverged run). */
@@ -177,11 +159,11 @@ static int write_log(const char *dir, const rove_train_spec *s, const char *fp,
     return ROVE_ERR(ROVE_EIO, "cannot create '%s': %s", tmp, strerror(errno));
   rove_model_hash_hex(m, hex);
   fprintf(f, "{\n  \"name\": ");
-  json_str(f, s->name);
+  rove_json_str(f, s->name);
   fprintf(f, ",\n  \"model\": ");
   char mf[100];
   snprintf(mf, sizeof mf, "%s.rove", s->name);
-  json_str(f, mf);
+  rove_json_str(f, mf);
   fprintf(f, ",\n  \"arch\": \"%s\",\n", rove_train_arch_name(s->arch));
   if (s->arch == ROVE_TRAIN_ARCH_MLP) {
     fprintf(f, "  \"hidden\": [");
@@ -202,9 +184,9 @@ static int write_log(const char *dir, const rove_train_spec *s, const char *fp,
   fprintf(f, "  \"epochs\": %d,\n  \"batch\": %d,\n  \"steps\": %ld,\n",
           r->epochs, s->batch, r->steps);
   fprintf(f, "  \"seed\": %llu,\n  \"data\": ", (unsigned long long)s->seed);
-  json_str(f, s->data);
+  rove_json_str(f, s->data);
   fprintf(f, ",\n  \"n_train\": %ld,\n  \"test\": ", n_train);
-  json_str(f, s->test);
+  rove_json_str(f, s->test);
   fprintf(f, ",\n  \"n_test\": %ld,\n", n_test);
   fprintf(f, "  \"seconds\": %.3f,\n", r->seconds);
   json_num(f, "first_epoch_loss", r->first_loss, ",\n");
@@ -216,7 +198,7 @@ static int write_log(const char *dir, const rove_train_spec *s, const char *fp,
           rove_model_macs(m));
   fprintf(f, "  \"nondiff_layers\": %d,\n", rove_model_count_nondiff(m));
   fprintf(f, "  \"hash\": \"%s\",\n  \"fingerprint\": ", hex);
-  json_str(f, fp);
+  rove_json_str(f, fp);
   fprintf(f, ",\n  \"rove_version\": \"%s\"\n}\n", ROVE_VERSION);
   int bad = ferror(f);
   bad |= fclose(f) != 0;
@@ -345,10 +327,10 @@ static int run_bench(int batch, double width, int steps, int json) {
   double loss;
   for (int i = 0; i < 2; i++)
     rove_trainer_step(&t, batch, x, y, 0.01, &loss);
-  double t0 = now_s();
+  double t0 = rove_now();
   for (int i = 0; i < steps; i++)
     rove_trainer_step(&t, batch, x, y, 0.01, &loss);
-  double dt = now_s() - t0;
+  double dt = rove_now() - t0;
   rove_trainer_deinit(&t);
   double ms = 1e3 * dt / steps, eps = (double)batch * steps / dt;
   double gflop = 3.0 * 2.0 * rove_model_macs(&m) * batch * steps / dt / 1e9;
@@ -369,16 +351,6 @@ out:
   free(y);
   rove_model_deinit(&m);
   ROVE_TRY(rc);
-  return 0;
-}
-
-static int parse_int(const char *s, int lo, int hi, int *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (!*s || *end || errno || v < lo || v > hi)
-    return -1;
-  *out = (int)v;
   return 0;
 }
 
@@ -440,7 +412,7 @@ int rove_cmd_train(int argc, char **argv) {
     if (c >= O_KEY) {
       const char *key = flag_keys[c - O_KEY];
       if (!strcmp(key, "batch"))
-        parse_int(optarg, 1, 1 << 16, &bench_batch);
+        rove_parse_int(optarg, 1, 1 << 16, &bench_batch);
       if (!strcmp(key, "width"))
         bench_width = atof(optarg);
       if (add_kv(&kv, &kvlen, key, optarg) < 0) {
@@ -460,7 +432,7 @@ int rove_cmd_train(int argc, char **argv) {
     case O_BENCH: bench = 1; break;
     case O_JSON: json = 1; break;
     case O_STEPS:
-      if (parse_int(optarg, 1, 1000000, &steps) < 0) {
+      if (rove_parse_int(optarg, 1, 1000000, &steps) < 0) {
         fprintf(stderr,
                 "rove train: --steps '%s': expected a positive "
                 "integer\n",

@@ -1,5 +1,6 @@
 /* journal.c - CRC-framed records, timed fsync, torn-tail tolerant replay. */
 #include "coordinator/journal.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,12 +16,6 @@
 
 /* A record larger than this is treated as corruption, not allocated. */
 #define JOURNAL_MAX_RECORD (1u << 30)
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static uint32_t crc(const void *p, size_t n) {
   return (uint32_t)crc32(crc32(0L, Z_NULL, 0), p, (uInt)n);
@@ -95,7 +90,7 @@ int rove_journal_create(rove_journal *j, const char *path,
     close(j->fd);
     j->fd = -1;
   }
-  j->last_sync = now_s();
+  j->last_sync = rove_now();
   return rc;
 }
 
@@ -113,14 +108,14 @@ int rove_journal_reopen(rove_journal *j, const char *path, off_t good_len) {
     return ROVE_ERR(ROVE_EIO, "%s: cannot drop the torn tail: %s", path,
                     strerror(e));
   }
-  j->last_sync = now_s();
+  j->last_sync = rove_now();
   return 0;
 }
 
 int rove_journal_sync(rove_journal *j, double min_interval) {
   if (j->fd < 0 || !j->dirty)
     return 0;
-  double t = now_s();
+  double t = rove_now();
   if (min_interval > 0 && t - j->last_sync < min_interval)
     return 0;
   if (fdatasync(j->fd) != 0)

@@ -2,6 +2,7 @@
  * table by column name, energy columns per board, run metadata and per-model
  * facts; the Pareto front; the run.json writer the sweep calls. */
 #include "coordinator/report.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -156,19 +157,6 @@ static int train_line(const char *model_path, const char *hash, char *buf,
 
 /* ---- run.json writer --------------------------------------------------- */
 
-static void json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; s && *s; s++) {
-    if (*s == '"' || *s == '\\')
-      fprintf(f, "\\%c", *s);
-    else if ((unsigned char)*s < 0x20)
-      fprintf(f, "\\u%04x", *s);
-    else
-      fputc(*s, f);
-  }
-  fputc('"', f);
-}
-
 int rove_run_write(const char *dir, const rove_run_info *ri) {
   char path[4200], tmp[4300];
   snprintf(path, sizeof path, "%s/run.json", dir);
@@ -191,28 +179,28 @@ int rove_run_write(const char *dir, const rove_run_info *ri) {
   if (ri->job_hash)
     hexs(ri->job_hash, 32, h);
   fprintf(f, "{\n  \"rove_version\": ");
-  json_str(f, ROVE_VERSION);
+  rove_json_str(f, ROVE_VERSION);
   fprintf(f, ",\n  \"job\": ");
-  json_str(f, ri->job_name);
+  rove_json_str(f, ri->job_name);
   fprintf(f, ",\n  \"job_file\": ");
-  json_str(f, ri->job_path);
+  rove_json_str(f, ri->job_path);
   fprintf(f, ",\n  \"job_hash\": ");
-  json_str(f, h);
+  rove_json_str(f, h);
   fprintf(f,
           ",\n  \"seed\": %llu,\n  \"data\": ", (unsigned long long)ri->seed);
-  json_str(f, ri->data);
+  rove_json_str(f, ri->data);
   fprintf(f, ",\n  \"n\": %lld,\n  \"ranks\": %d,\n  \"machine\": ", ri->n,
           ri->ranks);
-  json_str(f, machine);
+  rove_json_str(f, machine);
   fprintf(f, ",\n  \"cpus\": %ld,\n  \"date\": ", cpus);
-  json_str(f, date);
+  rove_json_str(f, date);
   fprintf(f, ",\n  \"profiles\": [");
   for (int p = 0; p < ri->n_profiles; p++) {
     fprintf(f, "%s{\"name\": ", p ? ", " : "");
-    json_str(f, ri->profiles[p]);
+    rove_json_str(f, ri->profiles[p]);
     if (ri->presets && ri->presets[p]) {
       fprintf(f, ", \"preset\": ");
-      json_str(f, ri->presets[p]);
+      rove_json_str(f, ri->presets[p]);
     }
     fprintf(f, "}");
   }
@@ -220,9 +208,9 @@ int rove_run_write(const char *dir, const rove_run_info *ri) {
   for (int i = 0; i < ri->n_models; i++) {
     const rove_run_model *rm = &ri->models[i];
     fprintf(f, "%s\n    {\"name\": ", i ? "," : "");
-    json_str(f, rm->name);
+    rove_json_str(f, rm->name);
     fprintf(f, ", \"path\": ");
-    json_str(f, rm->path);
+    rove_json_str(f, rm->path);
     if (rm->m) {
       char mh[65], prec[64];
       rove_model_hash_hex(rm->m, mh);
@@ -232,14 +220,14 @@ int rove_run_write(const char *dir, const rove_run_info *ri) {
               "\"nondiff\": %d, \"precision\": ",
               mh, rm->m->n_params, rove_model_macs(rm->m),
               rove_model_count_nondiff(rm->m));
-      json_str(f, prec);
+      rove_json_str(f, prec);
     }
     char mh[65], t[256];
     if (rm->m && rm->path) {
       rove_model_hash_hex(rm->m, mh);
       if (train_line(rm->path, mh, t, sizeof t) == 0) {
         fprintf(f, ", \"training\": ");
-        json_str(f, t);
+        rove_json_str(f, t);
       }
     }
     fprintf(f, "}");

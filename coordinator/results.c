@@ -1,5 +1,6 @@
 /* results.c - summary.csv/json and per_example.csv from the scheduler. */
 #include "coordinator/results.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -55,19 +56,6 @@ static int close_atomic(FILE *f, const char *tmp, const char *dir,
   if (rename(tmp, path) != 0)
     return ROVE_ERR(ROVE_EIO, "%s: rename failed: %s", path, strerror(errno));
   return 0;
-}
-
-static void json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    if (*s == '"' || *s == '\\')
-      fprintf(f, "\\%c", *s);
-    else if ((unsigned char)*s < 0x20)
-      fprintf(f, "\\u%04x", *s);
-    else
-      fputc(*s, f);
-  }
-  fputc('"', f);
 }
 
 static void describe_unit(rove_sched *s, const rove_results_axes *ax,
@@ -133,7 +121,7 @@ int rove_results_write(const char *dir, rove_sched *s,
   if (!f)
     return ROVE_ERR(ROVE_EIO, "%s: cannot create: %s", tmp, strerror(errno));
   fprintf(f, "{\n  \"job\": ");
-  json_str(f, ax->job);
+  rove_json_str(f, ax->job);
   fprintf(f,
           ",\n  \"n\": %d,\n  \"part\": %d,\n  \"parts\": %d,\n"
           "  \"units\": %d,\n  \"units_done\": %d,\n  \"complete\": %s,\n"
@@ -149,10 +137,10 @@ int rove_results_write(const char *dir, rove_sched *s,
         const rove_row *r = rove_sched_row(s, m, p, e);
         fprintf(f, "%s\n    {\"model\": ", first ? "" : ",");
         first = 0;
-        json_str(f, ax->models[m]);
+        rove_json_str(f, ax->models[m]);
         fprintf(f, ", \"model_hash\": \"%s\", \"profile\": ",
                 s->hash_known[m] ? h : "");
-        json_str(f, ax->profiles[p]);
+        rove_json_str(f, ax->profiles[p]);
         fprintf(f,
                 ", \"eps\": %.9g, \"n\": %d, \"clean_acc\": %.6f, "
                 "\"robust_acc\": %.6f, \"robust\": %d, \"broken\": %d, "
@@ -182,9 +170,9 @@ int rove_results_write(const char *dir, rove_sched *s,
     describe_unit(s, ax, fl[i].unit, d, sizeof d);
     fprintf(f, "%s\n    {\"unit\": %u, \"what\": ", i ? "," : "",
             (unsigned)fl[i].unit);
-    json_str(f, d);
+    rove_json_str(f, d);
     fprintf(f, ", \"error\": ");
-    json_str(f, fl[i].error);
+    rove_json_str(f, fl[i].error);
     fprintf(f, "}");
   }
   fprintf(f, "%s]\n}\n", n_failures ? "\n  " : "");

@@ -2,6 +2,7 @@
  * workers over MPI (or runs them itself with -np 1), journals results,
  * drains on signals, writes the results. */
 #include "coordinator/sweep.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <mpi.h>
@@ -28,12 +29,6 @@ static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig) {
   stop_signal = sig;
-}
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 static int build_profile(rove_sweep_setup *s, int i) {
@@ -520,7 +515,7 @@ static int run_local(coord *c, const rove_sched_task *t) {
 }
 
 static void progress(coord *c, int final) {
-  double t = now_s();
+  double t = rove_now();
   int every = c->tty ? 1 : 5;
   if (c->o->quiet || (!final && t - c->last_progress < every))
     return;
@@ -857,7 +852,7 @@ static int start(coord *c) {
 int rove_sweep_coordinate(const rove_sweep_opts *o) {
   coord c;
   memset(&c, 0, sizeof c);
-  double t_start = now_s();
+  double t_start = rove_now();
   c.o = o;
   c.journal.fd = -1;
   c.last_m = -1;
@@ -884,7 +879,7 @@ int rove_sweep_coordinate(const rove_sweep_opts *o) {
             c.su.job.name, c.sched.total, c.su.plan.n_models,
             c.su.plan.n_profiles, c.su.plan.n_eps, c.sched.n_shards,
             c.su.plan.shard, o->size > 1 ? o->size - 1 : 1, c.dir);
-  c.t0 = c.last_progress = now_s();
+  c.t0 = c.last_progress = rove_now();
   c.done_at_start = c.sched.done;
   rc = loop(&c);
   progress(&c, 1);
@@ -902,7 +897,7 @@ int rove_sweep_coordinate(const rove_sweep_opts *o) {
               c.su.job.energy_wait);
     rove_hub_run(&c.hub, c.su.job.energy_wait);
   }
-  double wall = now_s() - c.t0;
+  double wall = rove_now() - c.t0;
   rove_results_axes ax = {.job = c.su.job.name,
                           .models = c.su.model_names,
                           .profiles = c.su.profile_names,
@@ -943,7 +938,7 @@ int rove_sweep_coordinate(const rove_sweep_opts *o) {
       fprintf(stderr,
               "sweep: done in %.2f s; rank 0 used %.2f s CPU (%.1f%% of a "
               "core since start%s); results in %s\n",
-              wall, cpu, 100 * cpu / (now_s() - t_start),
+              wall, cpu, 100 * cpu / (rove_now() - t_start),
               o->size > 1 ? ", coordinating" : ", coordinating and working",
               c.dir);
     }

@@ -20,12 +20,6 @@
 #include "common/energy_proto.h"
 #include "common/err.h"
 
-double rove_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void rove_sleep_until(double t) {
   /* One absolute deadline, so a sleep cut short by a signal resumes
    * towards the same instant and the sampler's grid does not drift.

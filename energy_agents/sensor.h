@@ -3,6 +3,7 @@
 #ifndef ROVE_ENERGY_AGENTS_SENSOR_H
 #define ROVE_ENERGY_AGENTS_SENSOR_H
 
+#include "common/util.h"
 #include <stddef.h>
 
 /* What a reading means. A POWER sensor gives instantaneous watts (the
@@ -78,8 +79,7 @@ int rove_sensor_measurable(const rove_sensor *s);
 int rove_sensor_read(rove_sensor *s, double timeout_s, double *value,
                      double *t);
 
-/* CLOCK_MONOTONIC in seconds. */
-double rove_now(void);
+/* rove_now() (CLOCK_MONOTONIC seconds) is in common/util.h. */
 /* Sleeps (CLOCK_MONOTONIC, restarts after signals) for s seconds. */
 void rove_sleep(double s);
 /* Sleeps until rove_now() >= t (returns at once if t has passed). */

@@ -8,16 +8,11 @@
 #include "common/err.h"
 #include "common/eval.h"
 #include "common/format_rove.h"
+#include "common/util.h"
 #include "worker/worker.h"
 
 /* Largest batch of the clean forward pass. */
 #define CLEAN_BATCH 100
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 void rove_worker_init(rove_worker *w, int rank) {
   memset(w, 0, sizeof *w);
@@ -220,7 +215,7 @@ static int run_attack(rove_model *m, const rove_sw_data *d,
 static int run_unit(rove_worker *w, rove_rbuf *r, rove_wbuf *reply) {
   rove_sw_task t;
   ROVE_TRY(rove_sw_get_task(r, &t));
-  double t0 = now_s();
+  double t0 = rove_now();
   rove_unit_result res;
   rove_unit_result_init(&res);
   res.unit = t.unit;
@@ -270,7 +265,7 @@ static int run_unit(rove_worker *w, rove_rbuf *r, rove_wbuf *reply) {
     }
     res.grad_evals = res.forward_evals = 0;
   }
-  res.seconds = now_s() - t0;
+  res.seconds = rove_now() - t0;
   rove_sw_put_result(reply, &res);
   rove_unit_result_deinit(&res);
   rove_sw_task_deinit(&t);

@@ -11,6 +11,7 @@
 #include "common/arena.h"
 #include "common/err.h"
 #include "common/fileio.h"
+#include "common/util.h"
 #include "common/wire.h"
 
 Test(wire, round_trip_every_width) {
@@ -185,4 +186,28 @@ Test(fileio, reads_whole_file_and_names_it_on_error) {
   cr_assert_not_null(strstr(rove_error_message(), "is a directory"));
   unlink(path);
   rmdir(dir);
+}
+
+Test(util, parse_int_is_strict) {
+  int v = 99;
+  cr_assert_eq(rove_parse_int("42", 0, 100, &v), 0);
+  cr_assert_eq(v, 42);
+  cr_assert_eq(rove_parse_int("-3", -5, 5, &v), 0);
+  cr_assert_eq(v, -3);
+  const char *bad[] = {"", "4x", "101", "-6", "99999999999999999999", " "};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    v = 7;
+    cr_assert_eq(rove_parse_int(bad[i], -5, 100, &v), -1, "'%s'", bad[i]);
+    cr_assert_eq(v, 7, "'%s' must leave the output alone", bad[i]);
+  }
+}
+
+Test(util, json_str_escapes) {
+  char buf[128] = {0};
+  FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+  cr_assert_not_null(f);
+  rove_json_str(f, "a\"b\\c\n\x01");
+  rove_json_str(f, NULL);
+  fclose(f);
+  cr_assert_str_eq(buf, "\"a\\\"b\\\\c\\u000a\\u0001\"\"\"");
 }
