@@ -3,9 +3,7 @@
 
 #include "common/layers/util.h"
 
-/* Backward: exact is 0 (the true derivative almost everywhere); both
- * straight-through modes pass dy unchanged, since round has no range to clip
- * to. */
+/* Backward: rove_layer__backward_rounding (exact 0; straight-through dy). */
 
 static void round_forward(const rove_node *n, const float *p, int B,
                           const float *const *x, float *y, float *ws) {
@@ -17,28 +15,11 @@ static void round_forward(const rove_node *n, const float *p, int B,
     y[i] = rintf(xx[i]);
 }
 
-static void round_backward(const rove_node *n, const float *p, int B,
-                           const float *const *x, const float *y,
-                           const float *dy, float *const *dx, float *dp,
-                           float *ws, rove_bwd bwd) {
-  size_t N = (size_t)B * (size_t)rove_shape_numel(&n->out);
-  float *d = dx[0];
-  (void)p;
-  (void)x;
-  (void)y;
-  (void)dp;
-  (void)ws;
-  if (!d || (bwd.mode != ROVE_BWD_STE && bwd.mode != ROVE_BWD_CLIPPED_STE))
-    return;
-  for (size_t i = 0; i < N; i++)
-    d[i] += dy[i];
-}
-
 const rove_layer_ops rove_layer_round = {
     .name = "round",
     .flags = ROVE_OPF_NONDIFF,
     .setup = rove_layer__setup_unary,
     .forward = round_forward,
-    .backward = round_backward,
+    .backward = rove_layer__backward_rounding,
     .example = rove_layer__example_unary,
 };

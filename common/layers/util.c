@@ -85,3 +85,20 @@ int rove_layer__example_unary(int variant, rove_attrs *a, rove_shape *ins,
   default: return 0;
   }
 }
+
+void rove_layer__backward_rounding(const rove_node *n, const float *p, int B,
+                                   const float *const *x, const float *y,
+                                   const float *dy, float *const *dx, float *dp,
+                                   float *ws, rove_bwd bwd) {
+  size_t N = (size_t)B * (size_t)rove_shape_numel(&n->out);
+  float *d = dx[0];
+  (void)p;
+  (void)x;
+  (void)y;
+  (void)dp;
+  (void)ws;
+  if (!d || (bwd.mode != ROVE_BWD_STE && bwd.mode != ROVE_BWD_CLIPPED_STE))
+    return;
+  for (size_t i = 0; i < N; i++)
+    d[i] += dy[i];
+}

@@ -32,4 +32,13 @@ void rove_layer__shape1(rove_shape *s, int d);
 int rove_layer__example_unary(int variant, rove_attrs *a, rove_shape *ins,
                               int *n_in);
 
+/* Backward of an elementwise rounding op (round, floor) whose exact
+ * derivative is 0 almost everywhere: exact mode adds nothing; both
+ * straight-through modes add dy unchanged (there is no range to clip to).
+ * Has the signature of rove_layer_ops.backward. */
+void rove_layer__backward_rounding(const rove_node *n, const float *p, int B,
+                                   const float *const *x, const float *y,
+                                   const float *dy, float *const *dx, float *dp,
+                                   float *ws, rove_bwd bwd);
+
 #endif
