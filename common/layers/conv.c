@@ -137,8 +137,26 @@ static int gather_chunk(int kp) {
   return rove_gemm_up(pc > MR ? pc : MR, MR);
 }
 
+/* Examples per chunk of the gathering weight gradient (see
+ * conv_dw_gather): about 64K floats of packed dy^T, which stays in L2
+ * while every block of taps streams past it. Depends on the geometry
+ * only. 0 when the offsets of one chunk would not fit an int. */
+static int dw_chunk(const conv_geom *g) {
+  long P = (long)g->OH * g->OW, kp = rove_gemm_up(g->Kg, NR);
+  long xs = (long)g->C * g->H * g->W;
+  long nbc = 65536 / (P * kp > 0 ? P * kp : 1);
+  if (nbc < 1)
+    nbc = 1;
+  if (nbc > 64)
+    nbc = 64;
+  while (nbc > 0 && nbc * xs > 0x3fffffffL)
+    nbc--;
+  return (int)nbc;
+}
+
 /* Workspace layout (floats): ap | bp | c for either GEMM; the weight
- * gradient's im2col buffer (R x OH*OW) reuses the same space. */
+ * gradient's buffers (the gathering one's offsets, dy^T panels and C, or
+ * else an im2col of one example, R x OH*OW) reuse the same space. */
 static size_t conv_workspace(const rove_node *n, int B) {
   conv_geom g;
   conv_plan pl;
@@ -153,31 +171,14 @@ static size_t conv_workspace(const rove_node *n, int B) {
   if (gather_ok(n)) {
     int kp = rove_gemm_up(g.Kg, NR);
     fwd = (size_t)kp * g.R + (size_t)g.R + (size_t)gather_chunk(kp) * kp;
+    int nbc = dw_chunk(&g);
+    if (nbc > 0) {
+      size_t kc = (size_t)nbc * g.OH * g.OW;
+      dw = kc + kc * kp + (size_t)rove_gemm_up(g.R, MR) * kp;
+    }
   }
   size_t w = fwd > bwd ? fwd : bwd;
   return w > dw ? w : dw;
-}
-
-/* col[(c*kh + i)*kw + j][oh*OW + ow] = x[c][oh*sh - pt + i*dh][ow*sw - pl +
- * j*dw], zero in the padding. x: Cg x H x W, col: R x (OH*OW). Only the
- * weight gradient uses this plain layout. */
-static void im2col(const conv_geom *g, const float *x, float *col) {
-  for (int c = 0; c < g->Cg; c++)
-    for (int i = 0; i < g->kh; i++)
-      for (int j = 0; j < g->kw; j++) {
-        float *row =
-            col + (size_t)((c * g->kh + i) * g->kw + j) * g->OH * g->OW;
-        int woff = j * g->dw - g->pl;
-        for (int oh = 0; oh < g->OH; oh++) {
-          float *r = row + (size_t)oh * g->OW;
-          int ih = oh * g->sh - g->pt + i * g->dh;
-          const float *xr = x + ((size_t)c * g->H + ih) * g->W;
-          for (int ow = 0; ow < g->OW; ow++) {
-            int iw = woff + ow * g->sw;
-            r[ow] = ih >= 0 && ih < g->H && iw >= 0 && iw < g->W ? xr[iw] : 0;
-          }
-        }
-      }
 }
 
 /* Copies len input pixels starting at column iw0 with stride sw from the
@@ -207,6 +208,28 @@ static void copy_run(float *d, const float *src, int iw0, int len, int sw,
       d[v] = iw >= 0 && iw < W ? src[iw] : 0.0f;
     }
   }
+}
+
+/* col[(c*kh + i)*kw + j][oh*OW + ow] = x[c][oh*sh - pt + i*dh][ow*sw - pl +
+ * j*dw], zero in the padding. x: Cg x H x W, col: R x (OH*OW). Only the
+ * weight gradient uses this plain layout. Each output row is one run of
+ * copy_run, so an unpadded stride-1 row is a straight copy rather than a
+ * bounds test per pixel (which made this the costliest part of a
+ * training step). */
+static void im2col(const conv_geom *g, const float *x, float *col) {
+  for (int c = 0; c < g->Cg; c++)
+    for (int i = 0; i < g->kh; i++)
+      for (int j = 0; j < g->kw; j++) {
+        float *row =
+            col + (size_t)((c * g->kh + i) * g->kw + j) * g->OH * g->OW;
+        int woff = j * g->dw - g->pl;
+        for (int oh = 0; oh < g->OH; oh++) {
+          int ih = oh * g->sh - g->pt + i * g->dh;
+          const float *src =
+              ih >= 0 && ih < g->H ? x + ((size_t)c * g->H + ih) * g->W : NULL;
+          copy_run(row + (size_t)oh * g->OW, src, woff, g->OW, g->sw, g->W);
+        }
+      }
 }
 
 /* Packs the im2col columns of global output rows [gr0, gr0 + nrows) into
@@ -393,6 +416,94 @@ static void conv_forward(const rove_node *n, const float *p, int B,
   }
 }
 
+/* The weight gradient without padding, as one gathered GEMM per chunk of
+ * examples: dW_g^T (R x Kg) = COL (R x nbc*P) . dY^T (nbc*P x Kg), where
+ * COL's row r (a kernel tap) is read in place from x through the pixel
+ * offsets (rove_gemm_gather with taps as A's rows, pixels as the inner
+ * dimension) and dY^T is packed in panels of NR output channels. This
+ * replaces an im2col copy and an OpenBLAS call per example, and makes the
+ * inner dimension nbc*P long. Each chunk's C is added to dp, so the
+ * summation order is fixed by the geometry and B: the same batch gives
+ * the same bits (a parameter gradient is a sum over the batch, so it
+ * depends on the batch by nature). Workspace: koff (Kc ints), dY^T
+ * panels (Kc x kp), C (Rp x kp). */
+static void conv_dw_gather(const conv_geom *g, int B, const float *x,
+                           const float *dy, float *dw, float *ws) {
+  int P = g->OH * g->OW, kp = rove_gemm_up(g->Kg, NR), nbc = dw_chunk(g);
+  size_t xs = (size_t)g->C * g->H * g->W, kcmax = (size_t)nbc * P;
+  /* The workspace is plain allocated memory: storing ints in it makes
+   * them its effective type until the next layer stores floats. */
+  int *koff = (int *)ws;
+  float *bp = ws + kcmax, *cb = bp + kcmax * kp;
+  for (int t = 0, k = 0; t < nbc; t++)
+    for (int oh = 0; oh < g->OH; oh++)
+      for (int ow = 0; ow < g->OW; ow++, k++)
+        koff[k] = (int)((size_t)t * xs + (size_t)oh * g->sh * g->W +
+                        (size_t)ow * g->sw);
+  int tap[MR];
+  for (int gi = 0; gi < g->G; gi++) {
+    const float *xg = x + (size_t)gi * g->Cg * g->H * g->W;
+    const float *dyg = dy + (size_t)gi * g->Kg * P;
+    float *dwg = dw + (size_t)gi * g->Kg * g->R;
+    for (int b0 = 0; b0 < B; b0 += nbc) {
+      int nb = B - b0 < nbc ? B - b0 : nbc, K = nb * P;
+      /* dY^T panels: element (t*P + q, k) = dy[b0 + t][k][q], zero past
+       * Kg. */
+      for (int k = 0; k < kp; k++) {
+        float *d = bp + (size_t)(k / NR) * K * NR + k % NR;
+        if (k >= g->Kg) {
+          for (int j = 0; j < K; j++)
+            d[(size_t)j * NR] = 0.0f;
+          continue;
+        }
+        for (int t = 0; t < nb; t++) {
+          const float *s = dyg + ((size_t)(b0 + t) * g->K + k) * P;
+          float *dt = d + (size_t)t * P * NR;
+          for (int q = 0; q < P; q++)
+            dt[(size_t)q * NR] = s[q];
+        }
+      }
+      const float *xb = xg + (size_t)b0 * xs;
+      for (int r0 = 0; r0 < g->R; r0 += MR) {
+        const float *rows[MR];
+        for (int m = 0; m < MR; m++) {
+          /* A short last block repeats its last tap; those rows of C are
+           * never read. */
+          int r = r0 + m < g->R ? r0 + m : g->R - 1;
+          int c = r / (g->kh * g->kw), i = r / g->kw % g->kh, j = r % g->kw;
+          tap[m] = (c * g->H + i * g->dh) * g->W + j * g->dw;
+          rows[m] = xb + tap[m];
+        }
+        rove_gemm_gather(K, koff, rows, kp, bp, cb + (size_t)r0 * kp, kp);
+      }
+      for (int k = 0; k < g->Kg; k++) {
+        float *d = dwg + (size_t)k * g->R;
+        for (int r = 0; r < g->R; r++)
+          d[r] += cb[(size_t)r * kp + k];
+      }
+    }
+  }
+}
+
+/* dbias[k] += sum over the batch and pixels of dy[b][k][q], with eight
+ * running partial sums per row (a fixed order, so the same batch gives the
+ * same bits) instead of one serial chain of adds. */
+static void conv_dbias(int B, int K, int P, const float *dy, float *dbias) {
+  for (int b = 0; b < B; b++)
+    for (int k = 0; k < K; k++) {
+      const float *s = dy + ((size_t)b * K + k) * P;
+      float a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int q = 0;
+      for (; q + 8 <= P; q += 8)
+        for (int u = 0; u < 8; u++)
+          a[u] += s[q + u];
+      for (; q < P; q++)
+        a[0] += s[q];
+      dbias[k] +=
+          ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    }
+}
+
 static void conv_backward(const rove_node *n, const float *p, int B,
                           const float *const *x, const float *y,
                           const float *dy, float *const *dx, float *dp,
@@ -405,29 +516,28 @@ static void conv_backward(const rove_node *n, const float *p, int B,
   conv_plan_of(&g, &pl);
   int P = g.OH * g.OW;
   if (dp) {
-    /* The weight gradient sums over the batch, which depends on the batch
-     * by nature: one OpenBLAS GEMM per example and group. */
     float *dbias = n->a.has_bias ? dp + (size_t)g.K * g.R : NULL;
-    for (int b = 0; b < B; b++) {
-      const float *xb = x[0] + (size_t)b * g.C * g.H * g.W;
-      const float *dyb = dy + (size_t)b * g.K * P;
-      if (dbias)
-        for (int k = 0; k < g.K; k++) {
-          float s = 0;
-          for (int q = 0; q < P; q++)
-            s += dyb[(size_t)k * P + q];
-          dbias[k] += s;
+    if (dbias)
+      conv_dbias(B, g.K, P, dy, dbias);
+    if (gather_ok(n) && dw_chunk(&g) > 0) {
+      conv_dw_gather(&g, B, x[0], dy, dp, ws);
+    } else {
+      /* With padding: an im2col and one OpenBLAS GEMM per example and
+       * group. */
+      for (int b = 0; b < B; b++) {
+        const float *xb = x[0] + (size_t)b * g.C * g.H * g.W;
+        const float *dyb = dy + (size_t)b * g.K * P;
+        for (int gi = 0; gi < g.G; gi++) {
+          const float *col = xb + (size_t)gi * g.Cg * g.H * g.W;
+          if (!g.direct) {
+            im2col(&g, col, ws);
+            col = ws;
+          }
+          /* dW_g (Kg x R) += dy_g (Kg x P) . col^T (P x R) */
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.Kg, g.R, P,
+                      1.0f, dyb + (size_t)gi * g.Kg * P, P, col, P, 1.0f,
+                      dp + (size_t)gi * g.Kg * g.R, g.R);
         }
-      for (int gi = 0; gi < g.G; gi++) {
-        const float *col = xb + (size_t)gi * g.Cg * g.H * g.W;
-        if (!g.direct) {
-          im2col(&g, col, ws);
-          col = ws;
-        }
-        /* dW_g (Kg x R) += dy_g (Kg x P) . col^T (P x R) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.Kg, g.R, P, 1.0f,
-                    dyb + (size_t)gi * g.Kg * P, P, col, P, 1.0f,
-                    dp + (size_t)gi * g.Kg * g.R, g.R);
       }
     }
   }
