@@ -7,24 +7,7 @@ SRC="${ROVE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-# run EXPECTED_RC CMD... : runs CMD, stdout+stderr to $T/out, checks rc.
-run() {
-  local want=$1 rc=0
-  shift
-  "$@" >"$T/out" 2>"$T/err" || rc=$?
-  [ "$rc" -eq "$want" ] || {
-    cat "$T/out" "$T/err" >&2
-    fail "'$*' exited $rc, expected $want"
-  }
-}
-has() { grep -qF -- "$2" "$T/$1" || {
-  cat "$T/$1" >&2
-  fail "expected '$2' in $1"
-}; }
+. "$(dirname "$0")/lib.sh"
 json_num() { sed -n "s/.*\"$1\": \\([-0-9.e]*\\).*/\\1/p" "$T/out" | tail -1; }
 json_str() { sed -n "s/.*\"$1\": \"\\([^\"]*\\)\".*/\\1/p" "$T/out" | tail -1; }
 

@@ -7,23 +7,7 @@ R="${ROVE_BIN:?}/rove"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-run() {
-  local want=$1 rc=0
-  shift
-  "$@" >"$T/out" 2>"$T/err" || rc=$?
-  [ "$rc" -eq "$want" ] || {
-    cat "$T/out" "$T/err" >&2
-    fail "'$*' exited $rc, expected $want"
-  }
-}
-has() { grep -qF -- "$2" "$T/$1" || {
-  cat "$T/$1" >&2
-  fail "expected '$2' in $1"
-}; }
+. "$(dirname "$0")/lib.sh"
 json_num() { sed -n "s/.*\"$1\": \\([-0-9.e]*\\).*/\\1/p" "$2" | tail -1; }
 
 run 0 "$R" train --help

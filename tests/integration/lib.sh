@@ -1,0 +1,27 @@
+# lib.sh - helpers the shell tests source (not a test: not named test_*).
+# Expects T (a scratch directory) to be set by the caller.
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# run EXPECTED_RC CMD... : runs CMD with stdout to $T/out and stderr to
+# $T/err, and fails (showing both) unless it exits with EXPECTED_RC.
+run() {
+  local want=$1 rc=0
+  shift
+  "$@" >"$T/out" 2>"$T/err" || rc=$?
+  [ "$rc" -eq "$want" ] || {
+    cat "$T/out" "$T/err" >&2
+    fail "'$*' exited $rc, expected $want"
+  }
+}
+
+# has FILE TEXT : $T/FILE must contain TEXT.
+has() {
+  grep -qF -- "$2" "$T/$1" || {
+    cat "$T/$1" >&2
+    fail "expected '$2' in $1"
+  }
+}
