@@ -137,21 +137,15 @@ static int gather_chunk(int kp) {
   return rove_gemm_up(pc > MR ? pc : MR, MR);
 }
 
-/* Examples per chunk of the gathering weight gradient (see
- * conv_dw_gather): about 64K floats of packed dy^T, which stays in L2
- * while every block of taps streams past it. Depends on the geometry
- * only. 0 when the offsets of one chunk would not fit an int. */
+/* Pixels (taken across the batch) per chunk of the gathering weight
+ * gradient (see conv_dw_gather): one NR-column panel of packed dy^T is
+ * DW_COLS x NR floats (16 KB), so it stays in L1 while a block of taps
+ * streams past it. Depends on the geometry only. 0 when the offsets of
+ * one chunk would not fit an int. */
+#define DW_COLS 256
 static int dw_chunk(const conv_geom *g) {
-  long P = (long)g->OH * g->OW, kp = rove_gemm_up(g->Kg, NR);
-  long xs = (long)g->C * g->H * g->W;
-  long nbc = 65536 / (P * kp > 0 ? P * kp : 1);
-  if (nbc < 1)
-    nbc = 1;
-  if (nbc > 64)
-    nbc = 64;
-  while (nbc > 0 && nbc * xs > 0x3fffffffL)
-    nbc--;
-  return (int)nbc;
+  long P = (long)g->OH * g->OW, xs = (long)g->C * g->H * g->W;
+  return (DW_COLS / (P > 0 ? P : 1) + 2) * xs < 0x3fffffffL ? DW_COLS : 0;
 }
 
 /* Workspace layout (floats): ap | bp | c for either GEMM; the weight
@@ -171,9 +165,8 @@ static size_t conv_workspace(const rove_node *n, int B) {
   if (gather_ok(n)) {
     int kp = rove_gemm_up(g.Kg, NR);
     fwd = (size_t)kp * g.R + (size_t)g.R + (size_t)gather_chunk(kp) * kp;
-    int nbc = dw_chunk(&g);
-    if (nbc > 0) {
-      size_t kc = (size_t)nbc * g.OH * g.OW;
+    size_t kc = (size_t)dw_chunk(&g);
+    if (kc > 0) {
       dw = kc + kc * kp + (size_t)rove_gemm_up(g.R, MR) * kp;
     }
   }
@@ -416,66 +409,71 @@ static void conv_forward(const rove_node *n, const float *p, int B,
   }
 }
 
-/* The weight gradient without padding, as one gathered GEMM per chunk of
- * examples: dW_g^T (R x Kg) = COL (R x nbc*P) . dY^T (nbc*P x Kg), where
- * COL's row r (a kernel tap) is read in place from x through the pixel
- * offsets (rove_gemm_gather with taps as A's rows, pixels as the inner
- * dimension) and dY^T is packed in panels of NR output channels. This
- * replaces an im2col copy and an OpenBLAS call per example, and makes the
- * inner dimension nbc*P long. Each chunk's C is added to dp, so the
- * summation order is fixed by the geometry and B: the same batch gives
- * the same bits (a parameter gradient is a sum over the batch, so it
- * depends on the batch by nature). Workspace: koff (Kc ints), dY^T
- * panels (Kc x kp), C (Rp x kp). */
+/* The weight gradient without padding, as gathered GEMMs over chunks of
+ * output pixels taken across the batch (global pixel j = b*P + q):
+ * dW_g^T (R x Kg) = COL (R x B*P) . dY^T (B*P x Kg), where COL's row r (a
+ * kernel tap) is read in place from x through the pixels' offsets
+ * (rove_gemm_gather with taps as A's rows, pixels as the inner dimension)
+ * and dY^T is packed in panels of NR output channels. This replaces an
+ * im2col copy and an OpenBLAS call per example. Each chunk's C is added
+ * to dp, so the summation order is fixed by the geometry and B: the same
+ * batch gives the same bits (a parameter gradient is a sum over the
+ * batch, so it depends on the batch by nature). Workspace: koff (KC
+ * ints), dY^T panels (KC x kp), C (Rp x kp). */
 static void conv_dw_gather(const conv_geom *g, int B, const float *x,
                            const float *dy, float *dw, float *ws) {
-  int P = g->OH * g->OW, kp = rove_gemm_up(g->Kg, NR), nbc = dw_chunk(g);
-  size_t xs = (size_t)g->C * g->H * g->W, kcmax = (size_t)nbc * P;
+  int P = g->OH * g->OW, kp = rove_gemm_up(g->Kg, NR), KC = dw_chunk(g);
+  size_t xs = (size_t)g->C * g->H * g->W;
+  long total = (long)B * P;
   /* The workspace is plain allocated memory: storing ints in it makes
    * them its effective type until the next layer stores floats. */
   int *koff = (int *)ws;
-  float *bp = ws + kcmax, *cb = bp + kcmax * kp;
-  for (int t = 0, k = 0; t < nbc; t++)
-    for (int oh = 0; oh < g->OH; oh++)
-      for (int ow = 0; ow < g->OW; ow++, k++)
-        koff[k] = (int)((size_t)t * xs + (size_t)oh * g->sh * g->W +
-                        (size_t)ow * g->sw);
-  int tap[MR];
-  for (int gi = 0; gi < g->G; gi++) {
-    const float *xg = x + (size_t)gi * g->Cg * g->H * g->W;
-    const float *dyg = dy + (size_t)gi * g->Kg * P;
-    float *dwg = dw + (size_t)gi * g->Kg * g->R;
-    for (int b0 = 0; b0 < B; b0 += nbc) {
-      int nb = B - b0 < nbc ? B - b0 : nbc, K = nb * P;
-      /* dY^T panels: element (t*P + q, k) = dy[b0 + t][k][q], zero past
-       * Kg. */
+  float *bp = ws + KC, *cb = bp + (size_t)KC * kp;
+  for (long j0 = 0; j0 < total; j0 += KC) {
+    int K = total - j0 < KC ? (int)(total - j0) : KC;
+    long bfirst = j0 / P;
+    for (int t = 0; t < K; t++) {
+      long j = j0 + t;
+      int q = (int)(j % P);
+      koff[t] = (int)((size_t)(j / P - bfirst) * xs +
+                      (size_t)(q / g->OW) * g->sh * g->W +
+                      (size_t)(q % g->OW) * g->sw);
+    }
+    for (int gi = 0; gi < g->G; gi++) {
+      const float *dyg = dy + (size_t)gi * g->Kg * P;
+      /* dY^T panels: element (t, k) = dy[b][gi*Kg + k][q] for the chunk's
+       * pixel t = (b, q), zero past Kg. */
       for (int k = 0; k < kp; k++) {
         float *d = bp + (size_t)(k / NR) * K * NR + k % NR;
         if (k >= g->Kg) {
-          for (int j = 0; j < K; j++)
-            d[(size_t)j * NR] = 0.0f;
+          for (int t = 0; t < K; t++)
+            d[(size_t)t * NR] = 0.0f;
           continue;
         }
-        for (int t = 0; t < nb; t++) {
-          const float *s = dyg + ((size_t)(b0 + t) * g->K + k) * P;
-          float *dt = d + (size_t)t * P * NR;
-          for (int q = 0; q < P; q++)
-            dt[(size_t)q * NR] = s[q];
+        for (int t = 0; t < K;) {
+          long j = j0 + t, b = j / P;
+          int q0 = (int)(j % P), len = P - q0 < K - t ? P - q0 : K - t;
+          const float *sr = dyg + ((size_t)b * g->K + k) * P + q0;
+          float *dt = d + (size_t)t * NR;
+          for (int q = 0; q < len; q++)
+            dt[(size_t)q * NR] = sr[q];
+          t += len;
         }
       }
-      const float *xb = xg + (size_t)b0 * xs;
+      const float *xb =
+          x + (size_t)bfirst * xs + (size_t)gi * g->Cg * g->H * g->W;
       for (int r0 = 0; r0 < g->R; r0 += MR) {
         const float *rows[MR];
         for (int m = 0; m < MR; m++) {
           /* A short last block repeats its last tap; those rows of C are
            * never read. */
           int r = r0 + m < g->R ? r0 + m : g->R - 1;
-          int c = r / (g->kh * g->kw), i = r / g->kw % g->kh, j = r % g->kw;
-          tap[m] = (c * g->H + i * g->dh) * g->W + j * g->dw;
-          rows[m] = xb + tap[m];
+          int c = r / (g->kh * g->kw), i = r / g->kw % g->kh, jj = r % g->kw;
+          rows[m] = xb + (size_t)(c * g->H + i * g->dh) * g->W + jj * g->dw;
         }
         rove_gemm_gather(K, koff, rows, kp, bp, cb + (size_t)r0 * kp, kp);
       }
+      float *dwg = dw + (size_t)gi * g->Kg * g->R;
       for (int k = 0; k < g->Kg; k++) {
         float *d = dwg + (size_t)k * g->R;
         for (int r = 0; r < g->R; r++)
