@@ -1,0 +1,146 @@
+/* test_conv_grad.c - conv's parameter gradient over batches whose output
+ * pixels span several of the weight gradient's chunks, against a direct
+ * double-precision sum. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/layer.h"
+#include "common/layers/util.h"
+#include "common/rng.h"
+
+/* The layer gradient test (test_layers.c) runs two examples of a few
+ * pixels, which never leave the first chunk of the gathered weight
+ * gradient; these geometries run hundreds of pixels per call, so chunk
+ * boundaries fall inside examples, and check every weight and bias
+ * gradient against the definition dW[k][c][i][j] = sum over b, oh, ow of
+ * dy[b][k][oh][ow] * x[b][c'][oh*sh - pt + i*dh][ow*sw - pl + j*dw]. */
+typedef struct geom {
+  int C, H, W, K, kh, kw, sh, sw, dh, dw, pad, groups, B;
+} geom;
+
+static float *rnd(size_t n, uint32_t key) {
+  float *v = malloc(sizeof(float) * (n ? n : 1));
+  cr_assert(v);
+  rove_rng r;
+  uint64_t ident[2] = {0x636f6e76u, key};
+  rove_rng_init(&r, ident, 2);
+  for (size_t i = 0; i < n; i++)
+    v[i] = 2.0f * rove_rng_uniform(&r) - 1.0f;
+  return v;
+}
+
+static void check(const geom *g, uint32_t key) {
+  rove_node n;
+  memset(&n, 0, sizeof n);
+  n.op = ROVE_OP_CONV;
+  n.n_in = 1;
+  snprintf(n.name, sizeof n.name, "conv%u", key);
+  rove_attrs_default(&n.a);
+  n.a.out = g->K;
+  n.a.kh = g->kh;
+  n.a.kw = g->kw;
+  n.a.sh = g->sh;
+  n.a.sw = g->sw;
+  n.a.dh = g->dh;
+  n.a.dw = g->dw;
+  n.a.pt = n.a.pl = n.a.pb = n.a.pr = g->pad;
+  n.a.groups = g->groups;
+  n.a.has_bias = 1;
+  rove_layer__shape3(&n.ins[0], g->C, g->H, g->W);
+  const rove_layer_ops *ops = rove_layers[ROVE_OP_CONV];
+  cr_assert_eq(ops->setup(&n), 0, "%s", rove_error_message());
+  int B = g->B, OH = n.out.d[1], OW = n.out.d[2], P = OH * OW;
+  int Cg = g->C / g->groups, Kg = g->K / g->groups;
+  size_t R = (size_t)Cg * g->kh * g->kw, nx = (size_t)B * g->C * g->H * g->W;
+  size_t ny = (size_t)B * g->K * P;
+  float *x = rnd(nx, key), *dy = rnd(ny, key + 1000);
+  float *p = rnd(n.n_params, key + 2000);
+  float *dp = malloc(sizeof(float) * n.n_params);
+  float *dp2 = malloc(sizeof(float) * n.n_params);
+  float *ws = malloc(sizeof(float) * (ops->workspace(&n, B) + 1));
+  cr_assert(dp && dp2 && ws);
+  /* The backward accumulates: start from 0.5 and take it off again. */
+  for (size_t i = 0; i < n.n_params; i++)
+    dp[i] = dp2[i] = 0.5f;
+  float *none[ROVE_MAX_IN] = {NULL};
+  const float *xs[ROVE_MAX_IN] = {x};
+  rove_bwd bwd;
+  memset(&bwd, 0, sizeof bwd);
+  ops->backward(&n, p, B, xs, NULL, dy, none, dp, ws, bwd);
+  ops->backward(&n, p, B, xs, NULL, dy, none, dp2, ws, bwd);
+  cr_assert_eq(memcmp(dp, dp2, sizeof(float) * n.n_params), 0,
+               "conv%u: two runs of the same batch differ", key);
+  int bad = 0;
+  for (int k = 0; k < g->K; k++) {
+    int gi = k / Kg;
+    for (size_t r = 0; r < R + 1; r++) {
+      /* r == R: the bias. */
+      int c = (int)(r / (g->kh * g->kw)), i = (int)(r / g->kw % g->kh);
+      int j = (int)(r % g->kw);
+      double s = 0, mag = 0;
+      for (int b = 0; b < B; b++)
+        for (int oh = 0; oh < OH; oh++)
+          for (int ow = 0; ow < OW; ow++) {
+            double v = dy[((size_t)b * g->K + k) * P + oh * OW + ow];
+            if (r < R) {
+              int ih = oh * g->sh - g->pad + i * g->dh;
+              int iw = ow * g->sw - g->pad + j * g->dw;
+              if (ih < 0 || ih >= g->H || iw < 0 || iw >= g->W)
+                continue;
+              v *=
+                  x[(((size_t)b * g->C + gi * Cg + c) * g->H + ih) * g->W + iw];
+            }
+            s += v;
+            mag += fabs(v);
+          }
+      size_t at = r < R ? (size_t)k * R + r : (size_t)g->K * R + k;
+      double got = (double)dp[at] - 0.5;
+      /* float accumulation of |terms| up to a few thousand long, plus the
+       * rounding of the 0.5 start. */
+      double tol = 1e-5 * mag + 1e-6;
+      if (fabs(got - s) > tol && bad++ < 8)
+        cr_log_error("conv%u: dp[%zu] = %.9g, direct sum %.9g (tol %.3g)", key,
+                     at, got, s, tol);
+    }
+  }
+  cr_expect_eq(bad, 0, "conv%u: %d parameter gradients wrong", key, bad);
+  free(x);
+  free(dy);
+  free(p);
+  free(dp);
+  free(dp2);
+  free(ws);
+}
+
+Test(conv_grad, plain_3x3_many_chunks) {
+  /* 7x9 = 63 output pixels per example, 11 examples: 693 pixels, chunk
+   * boundaries inside examples. */
+  geom g = {3, 9, 11, 5, 3, 3, 1, 1, 1, 1, 0, 1, 11};
+  check(&g, 1);
+}
+
+Test(conv_grad, strides_dilation_groups) {
+  geom g = {4, 13, 12, 6, 3, 2, 2, 1, 2, 3, 0, 2, 9};
+  check(&g, 2);
+}
+
+Test(conv_grad, one_by_one_and_wide_output) {
+  /* 1x1 convolution; 17 output channels (two panels, one mostly padding). */
+  geom g = {5, 7, 8, 17, 1, 1, 1, 1, 1, 1, 0, 1, 13};
+  check(&g, 3);
+}
+
+Test(conv_grad, padded_fallback) {
+  geom g = {3, 8, 9, 4, 3, 3, 2, 2, 1, 1, 1, 1, 6};
+  check(&g, 4);
+}
+
+Test(conv_grad, smallcnn_second_layer) {
+  /* SmallCNN x1's second convolution at a batch of 3. */
+  geom g = {32, 26, 26, 32, 3, 3, 1, 1, 1, 1, 0, 1, 3};
+  check(&g, 5);
+}
