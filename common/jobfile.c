@@ -688,8 +688,10 @@ static int job_parse(rove_job *job, const char *base_dir) {
         rove_ini_get_str(ini, en, "listen", 0, "0.0.0.0", &job->energy_listen));
     ROVE_TRY(rove_ini_get_int(ini, en, "port", 0, 7878, 1, 65535,
                               &job->energy_port));
-    ROVE_TRY(
-        rove_ini_get_str(ini, en, "token", 0, NULL, &job->energy_token_file));
+    const char *token = NULL;
+    ROVE_TRY(rove_ini_get_str(ini, en, "token", 0, NULL, &token));
+    if (token && !(job->energy_token_file = resolve(base_dir, token)))
+      return ROVE_ERR(ROVE_ENOMEM, "out of memory");
     ROVE_TRY(rove_ini_get_str(ini, en, "boards", 0, NULL, &job->energy_boards));
     ROVE_TRY(rove_ini_get_double(ini, en, "wait", 0, 0.0, 0.0, 86400.0,
                                  &job->energy_wait));
@@ -735,6 +737,7 @@ void rove_job_deinit(rove_job *job) {
     free(job->models[i].path);
   free(job->models);
   free(job->profiles);
+  free(job->energy_token_file);
   rove_ini_deinit(&job->ini);
   memset(job, 0, sizeof *job);
 }

@@ -120,7 +120,7 @@ typedef struct rove_job {
   const rove_ini_section *energy;
   const char *energy_listen;
   long long energy_port;
-  const char *energy_token_file;
+  char *energy_token_file; /* resolved like model paths; owned */
   const char *energy_boards;
   double energy_wait; /* seconds to wait after the last unit for pending
                          measurements (default 0) */
