@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_slurm.sh - starts a real single-node Slurm (Debian's slurm-wlm and
 # munge: munged, slurmctld, slurmd on this machine, generated slurm.conf,
-# private sockets, ports and state), submits the demo sweep with sbatch
+# private sockets, ports and state), submits the CI sweep (jobs/ci.job) with sbatch
 # through deploy/slurm/rove.sbatch, waits for it, compares its summary with
 # a direct mpirun run, and stops everything. Skips (exit 77, which ctest reports as skipped)
 # only when slurm-wlm/munge are not installed.
@@ -117,17 +117,17 @@ for _ in $(seq 1 150); do
 done
 [ "$ok" = 1 ] || fail "Slurm node did not come up: $(sinfo 2>&1 | tail -2)"
 
-# Submit the demo sweep (mpirun inside the allocation: pmix may be absent).
+# Submit the CI sweep (mpirun inside the allocation: pmix may be absent).
 cd "$W/run"
 jobid=$(ROVE="$ROVE_BIN/rove" ROVE_LAUNCH=mpirun ROVE_MPIRUN_ARGS="--oversubscribe" \
   sbatch --parsable --ntasks=3 --time=10 --export=ALL \
-  "$ROVE_SRC/deploy/slurm/rove.sbatch" "$ROVE_SRC/jobs/demo.job" "$W/slurm-out") ||
+  "$ROVE_SRC/deploy/slurm/rove.sbatch" "$ROVE_SRC/jobs/ci.job" "$W/slurm-out") ||
   fail "sbatch failed"
 echo "submitted job $jobid"
 
 # Meanwhile, the same sweep directly.
 mpirun --oversubscribe --timeout 600 -np 2 "$ROVE_BIN/rove" sweep \
-  "$ROVE_SRC/jobs/demo.job" --out "$W/direct" --quiet ||
+  "$ROVE_SRC/jobs/ci.job" --out "$W/direct" --quiet ||
   fail "direct mpirun sweep failed"
 
 state=""
