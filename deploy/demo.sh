@@ -85,13 +85,13 @@ step "model zoo ($ZOO -> zoo/demo/; trained models are reused)"
 # the zoo is bit-identical to a one-process `rove train $ZOO`. The split puts
 # the two costliest models (SmallCNN x1, PGD adversarial training) and the
 # x0.25 CNN on one side (~half the CPU time), everything else on the other.
-mkdir -p runs
+mkdir -p "$OUT"
 heavy="smallcnn-w1-fp32,smallcnn-w0.5-pgd,smallcnn-w0.25-fp32"
 rest=$(awk '/^[ \t]*\[model[ \t]/ { n = $0; sub(/^[ \t]*\[model[ \t]+/, "", n)
     sub(/[ \t]*\].*$/, "", n); print n }' "$ZOO" |
   grep -vxF -e smallcnn-w1-fp32 -e smallcnn-w0.5-pgd -e smallcnn-w0.25-fp32 |
   paste -sd, -)
-train_log=runs/demo-train
+train_log="$OUT/train"
 "$BIN/rove" train "$ZOO" --quiet --only "$heavy" >"$train_log-1.log" 2>&1 &
 BG_PIDS+=($!)
 if [ -n "$rest" ]; then
@@ -103,11 +103,13 @@ for p in "${BG_PIDS[@]}"; do
   wait "$p" || train_rc=1
 done
 BG_PIDS=()
-cat "$train_log"-*.log
+cat "$train_log-1.log" "$train_log-2.log" 2>/dev/null || true
 [ "$train_rc" -eq 0 ] || die "rove train $ZOO failed (logs: $train_log-1.log, $train_log-2.log)"
 # One pass over the whole zoo: it only checks the models just trained, and
 # trains any the split above did not name (a model added to the zoo file).
-"$BIN/rove" train "$ZOO" --quiet || die "rove train $ZOO failed"
+"$BIN/rove" train "$ZOO" --quiet >"$train_log-3.log" ||
+  die "rove train $ZOO failed (log: $train_log-3.log)"
+grep -v ' up to date (' "$train_log-3.log" || true
 
 # The hub's port, token and board come from the job's [energy] section.
 ini_get() { # SECTION KEY
@@ -133,7 +135,6 @@ if ! [ -s "$token" ]; then
   echo "created the hub token $token"
 fi
 
-mkdir -p "$OUT"
 step "energy agent (rove-agent --sensor auto --quick)"
 "$BIN/rove-agent" sensors 2>&1 | sed 's/^/  /' || true
 if "$BIN/rove-agent" sensors 2>&1 | grep -q 'scope estimate'; then
