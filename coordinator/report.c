@@ -2,6 +2,7 @@
  * table by column name, energy columns per board, run metadata and per-model
  * facts; the Pareto front; the run.json writer the sweep calls. */
 #include "coordinator/report.h"
+#include "common/precision.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -40,43 +41,10 @@ int rove_pareto_front(const double *cost, const double *gain, int n,
 
 /* ---- precision and per-model facts ----------------------------------- */
 
-static int bits_of(int levels) {
-  int b = 0;
-  while ((1 << b) < levels)
-    b++;
-  return b;
-}
-
 void rove_model_precision(const rove_model *m, char *buf, size_t cap) {
-  /* A fake-quant node right after a parameter-free producer quantizes an
-   * activation; one feeding from the input or with per-channel scales is
-   * taken as a weight quantizer when it precedes a conv/linear weight.
-   * Without the graph context that distinguishes them for sure, rove
-   * reports the narrowest and widest quantizers it sees. */
-  int lo = 0, hi = 0, nq = 0;
-  for (int i = 0; i < m->n_nodes; i++) {
-    const rove_node *nd = &m->nodes[i];
-    if (nd->op != ROVE_OP_FAKEQUANT)
-      continue;
-    int b = bits_of(nd->a.qmax - nd->a.qmin + 1);
-    if (!nq || b < lo)
-      lo = b;
-    if (!nq || b > hi)
-      hi = b;
-    nq++;
-  }
-  int nround = 0;
-  for (int i = 0; i < m->n_nodes; i++)
-    nround +=
-        m->nodes[i].op == ROVE_OP_ROUND || m->nodes[i].op == ROVE_OP_FLOOR;
-  if (!nq && !nround)
-    snprintf(buf, cap, "float32");
-  else if (!nq)
-    snprintf(buf, cap, "float32 + %d rounding", nround);
-  else if (lo == hi)
-    snprintf(buf, cap, "int%d fake-quant (%d nodes)", lo, nq);
-  else
-    snprintf(buf, cap, "int%d..int%d fake-quant (%d nodes)", lo, hi, nq);
+  rove_precision p;
+  rove_precision_of(m, &p);
+  rove_precision_describe(&p, buf, cap);
 }
 
 static void hexs(const unsigned char *h, int n, char *out) {

@@ -10,6 +10,7 @@
 #include "common/fileio.h"
 #include "common/format_rove.h"
 #include "common/onnx.h"
+#include "common/precision.h"
 #include "common/rng.h"
 
 int rove_infer_init(rove_infer *inf, const void *model, size_t model_len,
@@ -88,11 +89,20 @@ void rove_infer_workload(rove_infer *inf, const char *name,
   w->run = infer_run;
   w->ctx = inf;
   w->macs = rove_model_macs(&inf->m);
-  w->param_bytes = 4.0 * (double)inf->m.n_params;
+  /* Precision from the graph and weights (common/precision.h): a model
+   * whose weights and activations are all quantized to 8 bits or fewer runs
+   * int8 arithmetic (the Horowitz table has nothing narrower, so sub-8-bit
+   * arithmetic is costed as int8) and stores activations in one byte;
+   * weights are counted packed at their own width. */
+  rove_precision pr;
+  rove_precision_of(&inf->m, &pr);
+  int quantized =
+      pr.n_quantizers > 0 && pr.act_bits <= 8 && pr.weight_bits <= 8;
+  w->bits = quantized ? 8 : 32;
+  w->param_bytes = pr.weight_bytes;
   double act = 0;
   for (int i = 0; i < inf->m.n_nodes; i++)
     act += (double)rove_shape_numel(&inf->m.nodes[i].out);
   /* each activation is written once and read once */
-  w->act_bytes = 2 * 4.0 * act;
-  w->bits = 32;
+  w->act_bytes = 2 * (quantized ? 1.0 : 4.0) * act;
 }
