@@ -40,8 +40,11 @@ static void clip_backward(const rove_node *n, const float *p, int B,
   (void)bwd;
   if (!d)
     return;
-  for (size_t i = 0; i < N; i++)
-    d[i] += xx[i] >= lo && xx[i] <= hi ? dy[i] : 0.0f;
+  /* dy loaded unconditionally: a blend, not a branch (see relu.c). */
+  for (size_t i = 0; i < N; i++) {
+    float g = dy[i];
+    d[i] += xx[i] >= lo && xx[i] <= hi ? g : 0.0f;
+  }
 }
 
 /* Bounds sit between the grid points the generic gradient test draws

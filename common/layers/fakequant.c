@@ -75,9 +75,8 @@ static void fakequant_backward(const rove_node *n, const float *p, int B,
       float s = p[c], zp = p[nc + c];
       size_t off = (size_t)b * N + (size_t)(c * run);
       for (long i = 0; i < run; i++) {
-        float q = rintf(x[0][off + i] / s) + zp;
-        if (q >= qmin && q <= qmax)
-          dx[0][off + i] += dy[off + i];
+        float q = rintf(x[0][off + i] / s) + zp, g = dy[off + i];
+        dx[0][off + i] += q >= qmin && q <= qmax ? g : 0.0f;
       }
     }
 }

@@ -26,8 +26,11 @@ static void leakyrelu_backward(const rove_node *n, const float *p, int B,
   (void)bwd;
   if (!d)
     return;
-  for (size_t i = 0; i < N; i++)
-    d[i] += xx[i] > 0.0f ? dy[i] : al * dy[i];
+  /* dy loaded unconditionally: a blend, not a branch (see relu.c). */
+  for (size_t i = 0; i < N; i++) {
+    float g = dy[i], ga = al * g;
+    d[i] += xx[i] > 0.0f ? g : ga;
+  }
 }
 
 static int leakyrelu_example(int variant, rove_attrs *a, rove_shape *ins,

@@ -36,8 +36,13 @@ static void relu_backward(const rove_node *n, const float *p, int B,
     for (size_t i = 0; i < N; i++)
       d[i] += dy[i] / (1.0f + expf(-beta * xx[i]));
   } else {
-    for (size_t i = 0; i < N; i++)
-      d[i] += xx[i] > 0.0f ? dy[i] : 0.0f;
+    /* dy is loaded unconditionally so the select is a blend, not a
+     * branch: the signs of x are close to random, and a mispredicted
+     * branch per element made this loop 10x slower than the forward. */
+    for (size_t i = 0; i < N; i++) {
+      float g = dy[i];
+      d[i] += xx[i] > 0.0f ? g : 0.0f;
+    }
   }
 }
 

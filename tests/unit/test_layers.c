@@ -476,3 +476,57 @@ Test(layers, fakequant_known_values) {
     cr_expect_eq(dx[i], pass[i], "clipped STE at x %g: %g", (double)x2[i],
                  (double)dx[i]);
 }
+
+/* The 2x2 stride-2 backward (vectorised, mask-based) routes each dy to
+ * the same element as the generic window scan, ties and NaN included.
+ * The oracle is the same pooling with one column of right padding, which
+ * the fast path does not take but which yields the same windows for an
+ * even width. Values come from {0, 1, 2, NaN}, so most windows hold ties;
+ * widths 22 and 14 exercise the vector loop and its scalar tail. */
+Test(layers, maxpool_2x2_backward_matches_generic_scan) {
+  const int C = 3, H = 6;
+  const int widths[2] = {22, 14};
+  for (int wi = 0; wi < 2; wi++) {
+    int W = widths[wi];
+    rove_node fast = {.op = ROVE_OP_MAXPOOL, .n_in = 1}, slow;
+    rove_attrs_default(&fast.a);
+    fast.a.kh = fast.a.kw = fast.a.sh = fast.a.sw = 2;
+    fast.ins[0].rank = 3;
+    fast.ins[0].d[0] = C;
+    fast.ins[0].d[1] = H;
+    fast.ins[0].d[2] = W;
+    slow = fast;
+    slow.a.pr = 1;
+    cr_assert_eq(rove_layers[ROVE_OP_MAXPOOL]->setup(&fast), 0);
+    cr_assert_eq(rove_layers[ROVE_OP_MAXPOOL]->setup(&slow), 0);
+    cr_assert_eq(fast.out.d[2], W / 2);
+    cr_assert_eq(slow.out.d[2], W / 2);
+    size_t nx = (size_t)C * H * W, ny = (size_t)C * (H / 2) * (W / 2);
+    float *x = falloc(nx), *y = falloc(ny), *dy = falloc(ny);
+    float *d1 = falloc(nx), *d2 = falloc(nx);
+    rove_rng g;
+    uint64_t id[2] = {0x6d6178706f6f6cull, (uint64_t)W};
+    rove_rng_init(&g, id, 2);
+    for (size_t k = 0; k < nx; k++) {
+      uint32_t v = rove_rng_below(&g, 16);
+      x[k] = v == 0 ? NAN : (float)(v % 3);
+    }
+    for (size_t k = 0; k < ny; k++)
+      dy[k] = (float)(k + 1);
+    const float *xs[1] = {x};
+    float *dx1[1] = {d1}, *dx2[1] = {d2};
+    rove_bwd ex = {ROVE_BWD_EXACT, 1};
+    rove_layers[ROVE_OP_MAXPOOL]->backward(&fast, NULL, 1, xs, y, dy, dx1, NULL,
+                                           NULL, ex);
+    rove_layers[ROVE_OP_MAXPOOL]->backward(&slow, NULL, 1, xs, y, dy, dx2, NULL,
+                                           NULL, ex);
+    for (size_t k = 0; k < nx; k++)
+      cr_expect_eq(d1[k], d2[k], "W %d, element %zu: fast %g, generic %g", W, k,
+                   (double)d1[k], (double)d2[k]);
+    free(x);
+    free(y);
+    free(dy);
+    free(d1);
+    free(d2);
+  }
+}
