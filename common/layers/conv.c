@@ -1,7 +1,12 @@
 /* conv.c - 2-D convolution (groups, stride, dilation, 4-sided padding) by
  * im2col packed straight into a position-independent GEMM. */
 #include <cblas.h>
+#include <stdint.h>
 #include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "common/err.h"
 #include "common/kernels/gemm.h"
@@ -90,6 +95,9 @@ static int conv_setup(rove_node *n) {
  * dy also multiplies the padding (+17% on a 26x26 map, +56% on 10x10). */
 #define NR ROVE_GEMM_NR
 #define MR ROVE_GEMM_MR
+/* Kernels up to these sizes take col2im's register-summing path. */
+#define ROVE_CONV_MAX_KW 16
+#define ROVE_CONV_MAX_TAPS 64
 
 /* Output rows per chunk for a GEMM whose larger packed matrix has `depth`
  * rows: about 48K floats of packed B or C, small enough for L2. Depends
@@ -258,12 +266,178 @@ static void pack_cols(const conv_geom *g, const float *x, size_t bstride,
   }
 }
 
+/* The stride-1 col2im of one input row: xr[w] gets, for each kernel
+ * column jj in order, s[jj][w - woff[jj]] where that column index lies in
+ * [0, OW). The terms of one element are summed in a register in the
+ * order jj = 0, 1, ... and stored once: the same additions, in the same
+ * order, as kw passes of xr[woff + ow] += s[ow], without those passes'
+ * loads of partly overwritten vectors (store-forwarding stalls, which
+ * made col2im cost a third of the backward's GEMM). [lo, hi) are the
+ * columns every tap covers (see col2im_span). */
+typedef struct col2im_span {
+  int kw, W, OW, lo, hi;
+  int woff[ROVE_CONV_MAX_KW];
+  int avx2;
+} col2im_span;
+
+static void col2im_span_of(const conv_geom *g, col2im_span *sp) {
+  sp->kw = g->kw;
+  sp->W = g->W;
+  sp->OW = g->OW;
+  sp->lo = 0;
+  sp->hi = g->W;
+  for (int jj = 0; jj < g->kw; jj++) {
+    sp->woff[jj] = jj * g->dw - g->pl;
+    if (sp->woff[jj] > sp->lo)
+      sp->lo = sp->woff[jj];
+    if (sp->woff[jj] + g->OW < sp->hi)
+      sp->hi = sp->woff[jj] + g->OW;
+  }
+  if (sp->hi < sp->lo)
+    sp->hi = sp->lo;
+  sp->avx2 = 0;
+#if defined(__x86_64__)
+  sp->avx2 =
+      g->W >= 8 && g->kw <= ROVE_CONV_MAX_KW && __builtin_cpu_supports("avx2");
+#endif
+}
+
+#if defined(__x86_64__)
+/* Columns [from, to) of the row through the 8-column block at base
+ * (base + 8 <= W): the terms come through masked loads (a masked-out lane
+ * reads nothing and adds +0, which differs from skipping the term only in
+ * the sign of a zero), and lanes outside [from, to) are stored back with
+ * their own bits. xr itself is read and written whole: masked stores are
+ * slow and do not forward to the next load. */
+__attribute__((target("avx2"))) static inline void
+col2im_edge_avx2(float *xr, const col2im_span *sp, const float *const *s,
+                 int nt, int base, int from, int to) {
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  __m256i col = _mm256_add_epi32(_mm256_set1_epi32(base), iota);
+  __m256i act =
+      _mm256_and_si256(_mm256_cmpgt_epi32(col, _mm256_set1_epi32(from - 1)),
+                       _mm256_cmpgt_epi32(_mm256_set1_epi32(to), col));
+  __m256 x0 = _mm256_loadu_ps(xr + base), v = x0;
+  __m256i ok[ROVE_CONV_MAX_KW];
+  for (int jj = 0; jj < sp->kw; jj++) {
+    __m256i ow = _mm256_sub_epi32(col, _mm256_set1_epi32(sp->woff[jj]));
+    ok[jj] = _mm256_and_si256(
+        act,
+        _mm256_and_si256(_mm256_cmpgt_epi32(ow, _mm256_set1_epi32(-1)),
+                         _mm256_cmpgt_epi32(_mm256_set1_epi32(sp->OW), ow)));
+  }
+  for (int t = 0; t < nt; t += sp->kw)
+    for (int jj = 0; jj < sp->kw; jj++) {
+      /* Lanes outside the row are masked and never read, but the block's
+       * start may lie before s[t + jj]: form the address as an integer. */
+      const float *at =
+          (const float *)((uintptr_t)s[t + jj] +
+                          (uintptr_t)((intptr_t)(base - sp->woff[jj]) *
+                                      (intptr_t)sizeof(float)));
+      v = _mm256_add_ps(v, _mm256_maskload_ps(at, ok[jj]));
+    }
+  _mm256_storeu_ps(xr + base,
+                   _mm256_blendv_ps(x0, v, _mm256_castsi256_ps(act)));
+}
+
+__attribute__((target("avx2"))) static void
+col2im_row_avx2(float *xr, const col2im_span *sp, const float *const *s,
+                int nt) {
+  int W = sp->W, w = 0;
+  while (w < sp->lo) {
+    int base = w < W - 8 ? w : W - 8,
+        to = base + 8 < sp->lo ? base + 8 : sp->lo;
+    col2im_edge_avx2(xr, sp, s, nt, base, w, to);
+    w = to;
+  }
+  for (; w + 8 <= sp->hi; w += 8) {
+    __m256 v = _mm256_loadu_ps(xr + w);
+    for (int t = 0; t < nt; t += sp->kw)
+      for (int jj = 0; jj < sp->kw; jj++)
+        v = _mm256_add_ps(v, _mm256_loadu_ps(s[t + jj] + w - sp->woff[jj]));
+    _mm256_storeu_ps(xr + w, v);
+  }
+  while (w < W) {
+    int base = w < W - 8 ? w : W - 8;
+    col2im_edge_avx2(xr, sp, s, nt, base, w, base + 8);
+    w = base + 8;
+  }
+}
+#endif
+
+static void col2im_row_s1(float *xr, const col2im_span *sp,
+                          const float *const *s, int nt) {
+#if defined(__x86_64__)
+  if (sp->avx2) {
+    col2im_row_avx2(xr, sp, s, nt);
+    return;
+  }
+#endif
+  for (int w = 0; w < sp->W; w++) {
+    float v = xr[w];
+    for (int t = 0; t < nt; t += sp->kw)
+      for (int jj = 0; jj < sp->kw; jj++) {
+        int ow = w - sp->woff[jj];
+        if (ow >= 0 && ow < sp->OW)
+          v += s[t + jj][ow];
+      }
+    xr[w] = v;
+  }
+}
+
 /* The adjoint of pack_cols for one chunk: dx += scatter(dcol), with dcol
  * R x (nrows*OW) at row stride ldc. Terms reach each dx element in the
  * order (global row, r) whatever the chunking. dx: the group's first
- * channel of example 0; examples are bstride apart. */
+ * channel of example 0; examples are bstride apart.
+ *
+ * With stride 1 along the width, the chunk is taken input row by input
+ * row: the terms an input row (b, c, ih) gets from the chunk's output
+ * rows, in ascending row and then tap order, are summed in registers
+ * (col2im_row_s1), so each dx row is loaded and stored once per chunk
+ * rather than once per kernel tap. The order of the terms is the one
+ * above, so the bits are too. */
 static void col2im_rows(const conv_geom *g, const float *dcol, long ldc,
                         int gr0, int nrows, float *dx, size_t bstride) {
+  if (g->sw == 1 && g->kw <= ROVE_CONV_MAX_KW &&
+      g->kh * g->kw <= ROVE_CONV_MAX_TAPS) {
+    const float *s[ROVE_CONV_MAX_TAPS];
+    col2im_span sp;
+    col2im_span_of(g, &sp);
+    int gr1 = gr0 + nrows;
+    for (int b = gr0 / g->OH; b <= (gr1 - 1) / g->OH; b++) {
+      /* This example's output rows in the chunk, and the input rows they
+       * read. */
+      int oh0 = b * g->OH < gr0 ? gr0 - b * g->OH : 0;
+      int oh1 = (b + 1) * g->OH <= gr1 ? g->OH : gr1 - b * g->OH;
+      int ih0 = oh0 * g->sh - g->pt,
+          ih1 = (oh1 - 1) * g->sh - g->pt + (g->kh - 1) * g->dh + 1;
+      if (ih0 < 0)
+        ih0 = 0;
+      if (ih1 > g->H)
+        ih1 = g->H;
+      float *dxb = dx + (size_t)b * bstride;
+      for (int c = 0; c < g->Cg; c++)
+        for (int ih = ih0; ih < ih1; ih++) {
+          int nt = 0;
+          /* Kernel rows from the last down: ascending output rows. */
+          for (int i = g->kh - 1; i >= 0; i--) {
+            int num = ih + g->pt - i * g->dh;
+            if (num < 0 || num % g->sh)
+              continue;
+            int oh = num / g->sh;
+            if (oh < oh0 || oh >= oh1)
+              continue;
+            long t = (long)b * g->OH + oh - gr0;
+            int r = (c * g->kh + i) * g->kw;
+            for (int jj = 0; jj < g->kw; jj++)
+              s[nt++] = dcol + (long)(r + jj) * ldc + t * g->OW;
+          }
+          if (nt)
+            col2im_row_s1(dxb + ((size_t)c * g->H + ih) * g->W, &sp, s, nt);
+        }
+    }
+    return;
+  }
   for (int t = 0; t < nrows; t++) {
     int b = (gr0 + t) / g->OH, oh = (gr0 + t) % g->OH;
     float *dxb = dx + (size_t)b * bstride;
@@ -276,34 +450,57 @@ static void col2im_rows(const conv_geom *g, const float *dcol, long ldc,
         }
         float *xr = dxb + ((size_t)c * g->H + ih) * g->W;
         for (int jj = 0; jj < g->kw; jj++, r++) {
-          const float *s = dcol + (long)r * ldc + (long)t * g->OW;
-          int woff = jj * g->dw - g->pl;
+          const float *sr = dcol + (long)r * ldc + (long)t * g->OW;
+          int wo = jj * g->dw - g->pl;
           /* Output columns whose input column lies inside [0, W). */
-          int ow0 = woff >= 0 ? 0 : (-woff + g->sw - 1) / g->sw;
-          int ow1 = (g->W - woff + g->sw - 1) / g->sw;
+          int ow0 = wo >= 0 ? 0 : (-wo + g->sw - 1) / g->sw;
+          int ow1 = (g->W - wo + g->sw - 1) / g->sw;
           if (ow1 > g->OW)
             ow1 = g->OW;
-          if (g->sw == 1)
-            for (int ow = ow0; ow < ow1; ow++)
-              xr[woff + ow] += s[ow];
-          else
-            for (int ow = ow0; ow < ow1; ow++)
-              xr[woff + ow * g->sw] += s[ow];
+          for (int ow = ow0; ow < ow1; ow++)
+            xr[wo + ow * g->sw] += sr[ow];
         }
       }
   }
 }
 
-/* The geometry of dy seen as a 1x1 convolution input, so pack_cols packs
- * its columns: Kg channels of OH x OW. */
-static void dy_geom(const conv_geom *g, conv_geom *d) {
-  *d = *g;
-  d->Cg = g->Kg;
-  d->H = g->OH;
-  d->W = g->OW;
-  d->kh = d->kw = d->sh = d->sw = d->dh = d->dw = 1;
-  d->pt = d->pl = 0;
-  d->R = g->Kg;
+/* Packs the chunk's dy columns (global output rows [gr0, gr0 + nrows),
+ * which are consecutive pixels of consecutive examples) into B's panels:
+ * element (k, j) = dy[b][k][q] for column j's pixel (b, q); zero past the
+ * last column. dy: the group's first channel of example 0, examples
+ * bstride apart, Kg channels of P pixels. A run of a panel that stays in
+ * one example is a block copy per channel. */
+static void pack_dy(const conv_geom *g, const float *dy, size_t bstride,
+                    int gr0, int nrows, float *bp) {
+  int Kg = g->Kg, P = g->OH * g->OW, cols = nrows * g->OW;
+  int ncp = rove_gemm_up(cols, NR);
+  long gp0 = (long)gr0 * g->OW;
+  for (int j = 0; j < ncp;) {
+    int off = j % NR, len = NR - off;
+    float *dst = bp + (size_t)(j / NR) * Kg * NR + off;
+    if (j >= cols) {
+      for (int k = 0; k < Kg; k++)
+        for (int v = 0; v < len; v++)
+          dst[(size_t)k * NR + v] = 0.0f;
+      j += len;
+      continue;
+    }
+    long gp = gp0 + j, b = gp / P;
+    int q = (int)(gp % P);
+    if (len > P - q)
+      len = P - q;
+    if (len > cols - j)
+      len = cols - j;
+    const float *src = dy + (size_t)b * bstride + q;
+    if (len == NR)
+      for (int k = 0; k < Kg; k++)
+        memcpy(dst + (size_t)k * NR, src + (size_t)k * P, sizeof(float) * NR);
+    else
+      for (int k = 0; k < Kg; k++)
+        for (int v = 0; v < len; v++)
+          dst[(size_t)k * NR + v] = src[(size_t)k * P + v];
+    j += len;
+  }
 }
 
 /* conv_forward without padding: see gather_ok. Workspace: W_g^T panels
@@ -506,7 +703,7 @@ static void conv_backward(const rove_node *n, const float *p, int B,
                           const float *const *x, const float *y,
                           const float *dy, float *const *dx, float *dp,
                           float *ws, rove_bwd bwd) {
-  conv_geom g, gd;
+  conv_geom g;
   conv_plan pl;
   (void)y;
   (void)bwd;
@@ -541,7 +738,6 @@ static void conv_backward(const rove_node *n, const float *p, int B,
   }
   if (!dx[0])
     return;
-  dy_geom(&g, &gd);
   int rows = B * g.OH;
   float *ap = ws, *bp = ap + (size_t)pl.rp * g.Kg;
   float *cb = bp + (size_t)g.Kg * pl.ncp_b;
@@ -551,7 +747,7 @@ static void conv_backward(const rove_node *n, const float *p, int B,
     for (int gr0 = 0; gr0 < rows; gr0 += pl.rows_b) {
       int nr = rows - gr0 < pl.rows_b ? rows - gr0 : pl.rows_b;
       int ncp = rove_gemm_up(nr * g.OW, NR);
-      pack_cols(&gd, dy + (size_t)gi * g.Kg * P, (size_t)g.K * P, gr0, nr, bp);
+      pack_dy(&g, dy + (size_t)gi * g.Kg * P, (size_t)g.K * P, gr0, nr, bp);
       rove_gemm_packed(pl.rp, ncp, g.Kg, ap, bp, cb, ncp);
       col2im_rows(&g, cb, ncp, gr0, nr, dx[0] + (size_t)gi * g.Cg * g.H * g.W,
                   (size_t)g.C * g.H * g.W);
