@@ -503,6 +503,63 @@ static void pack_dy(const conv_geom *g, const float *dy, size_t bstride,
   }
 }
 
+#if defined(__x86_64__)
+/* y[k][q] = C[q][k] (+ bias[k]) for q < len and k below the returned
+ * multiple of 8 (at most Kg), in 8 x 8 blocks transposed in registers:
+ * the strided reads of a plain loop cost a tenth of the forward. C has
+ * row stride kp, y row stride P. The same single add per element as the
+ * scalar loop, so the same bits. */
+__attribute__((target("avx2"))) static int
+transpose_out_avx2(const float *c, int kp, int len, int Kg, float *y, long P,
+                   const float *bias) {
+  int k0 = 0;
+  for (; k0 + 8 <= Kg; k0 += 8) {
+    int q = 0;
+    for (; q + 8 <= len; q += 8) {
+      const float *s = c + (size_t)q * kp + k0;
+      __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + kp);
+      __m256 r2 = _mm256_loadu_ps(s + 2 * kp), r3 = _mm256_loadu_ps(s + 3 * kp);
+      __m256 r4 = _mm256_loadu_ps(s + 4 * kp), r5 = _mm256_loadu_ps(s + 5 * kp);
+      __m256 r6 = _mm256_loadu_ps(s + 6 * kp), r7 = _mm256_loadu_ps(s + 7 * kp);
+      __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+      __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+      __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+      __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+      __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44);
+      __m256 u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+      __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44);
+      __m256 u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+      __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44);
+      __m256 u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+      __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44);
+      __m256 u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      __m256 o[8] = {
+          _mm256_permute2f128_ps(u0, u4, 0x20),
+          _mm256_permute2f128_ps(u1, u5, 0x20),
+          _mm256_permute2f128_ps(u2, u6, 0x20),
+          _mm256_permute2f128_ps(u3, u7, 0x20),
+          _mm256_permute2f128_ps(u0, u4, 0x31),
+          _mm256_permute2f128_ps(u1, u5, 0x31),
+          _mm256_permute2f128_ps(u2, u6, 0x31),
+          _mm256_permute2f128_ps(u3, u7, 0x31),
+      };
+      for (int i = 0; i < 8; i++) {
+        __m256 v = o[i];
+        if (bias)
+          v = _mm256_add_ps(v, _mm256_set1_ps(bias[k0 + i]));
+        _mm256_storeu_ps(y + (size_t)(k0 + i) * P + q, v);
+      }
+    }
+    for (; q < len; q++)
+      for (int i = 0; i < 8; i++) {
+        float v = c[(size_t)q * kp + k0 + i];
+        y[(size_t)(k0 + i) * P + q] = bias ? v + bias[k0 + i] : v;
+      }
+  }
+  return k0;
+}
+#endif
+
 /* conv_forward without padding: see gather_ok. Workspace: W_g^T panels
  * (R x kp), the tap offsets (R ints), C (chunk pixels x kp). */
 static void conv_forward_gather(const conv_geom *g, const float *p,
@@ -548,7 +605,14 @@ static void conv_forward_gather(const conv_geom *g, const float *p,
       for (int m0 = 0; m0 < n;) {
         long j = j0 + m0, b = j / P;
         int q0 = (int)(j % P), len = P - q0 < n - m0 ? P - q0 : n - m0;
-        for (int k = 0; k < g->Kg; k++) {
+        int k = 0;
+#if defined(__x86_64__)
+        if (__builtin_cpu_supports("avx2"))
+          k = transpose_out_avx2(cb + (size_t)m0 * kp, kp, len, g->Kg,
+                                 y + ((size_t)b * g->K + gi * g->Kg) * P + q0,
+                                 P, bias ? bias + gi * g->Kg : NULL);
+#endif
+        for (; k < g->Kg; k++) {
           int kk = gi * g->Kg + k;
           float *yr = y + ((size_t)b * g->K + kk) * P + q0;
           const float *s = cb + (size_t)m0 * kp + k;
