@@ -117,6 +117,7 @@ typedef struct conv_plan {
   int rows_f, ncp_f; /* forward: output rows per chunk, padded columns */
   int rows_b, ncp_b; /* backward to the input */
   int kgp, rp;       /* Kg and R rounded up to MR */
+  int cblk;          /* input channels per block of the backward's dcol */
 } conv_plan;
 
 static void conv_plan_of(const conv_geom *g, conv_plan *pl) {
@@ -126,6 +127,13 @@ static void conv_plan_of(const conv_geom *g, conv_plan *pl) {
   pl->ncp_f = rove_gemm_up(pl->rows_f * g->OW, NR);
   pl->rows_b = chunk_rows(g->OW, pl->rp > g->Kg ? pl->rp : g->Kg);
   pl->ncp_b = rove_gemm_up(pl->rows_b * g->OW, NR);
+  /* Channels per block: a multiple of the smallest count whose taps fill
+   * whole MR-row blocks of A, about 6K floats of dcol (24 KB, L1). */
+  int taps = g->kh * g->kw, unit = 1;
+  while (unit * taps % MR)
+    unit++;
+  int fit = 6144 / pl->ncp_b / taps / unit * unit;
+  pl->cblk = fit > unit ? fit : unit;
 }
 
 /* Without padding every receptive field lies inside the input, so the
@@ -397,7 +405,8 @@ static void col2im_row_s1(float *xr, const col2im_span *sp,
  * rather than once per kernel tap. The order of the terms is the one
  * above, so the bits are too. */
 static void col2im_rows(const conv_geom *g, const float *dcol, long ldc,
-                        int gr0, int nrows, float *dx, size_t bstride) {
+                        int gr0, int nrows, float *dx, size_t bstride, int c0,
+                        int c1) {
   if (g->sw == 1 && g->kw <= ROVE_CONV_MAX_KW &&
       g->kh * g->kw <= ROVE_CONV_MAX_TAPS) {
     const float *s[ROVE_CONV_MAX_TAPS];
@@ -416,7 +425,7 @@ static void col2im_rows(const conv_geom *g, const float *dcol, long ldc,
       if (ih1 > g->H)
         ih1 = g->H;
       float *dxb = dx + (size_t)b * bstride;
-      for (int c = 0; c < g->Cg; c++)
+      for (int c = c0; c < c1; c++)
         for (int ih = ih0; ih < ih1; ih++) {
           int nt = 0;
           /* Kernel rows from the last down: ascending output rows. */
@@ -428,7 +437,7 @@ static void col2im_rows(const conv_geom *g, const float *dcol, long ldc,
             if (oh < oh0 || oh >= oh1)
               continue;
             long t = (long)b * g->OH + oh - gr0;
-            int r = (c * g->kh + i) * g->kw;
+            int r = ((c - c0) * g->kh + i) * g->kw;
             for (int jj = 0; jj < g->kw; jj++)
               s[nt++] = dcol + (long)(r + jj) * ldc + t * g->OW;
           }
@@ -441,7 +450,7 @@ static void col2im_rows(const conv_geom *g, const float *dcol, long ldc,
   for (int t = 0; t < nrows; t++) {
     int b = (gr0 + t) / g->OH, oh = (gr0 + t) % g->OH;
     float *dxb = dx + (size_t)b * bstride;
-    for (int c = 0, r = 0; c < g->Cg; c++)
+    for (int c = c0, r = 0; c < c1; c++)
       for (int i = 0; i < g->kh; i++) {
         int ih = oh * g->sh - g->pt + i * g->dh;
         if (ih < 0 || ih >= g->H) {
@@ -812,9 +821,17 @@ static void conv_backward(const rove_node *n, const float *p, int B,
       int nr = rows - gr0 < pl.rows_b ? rows - gr0 : pl.rows_b;
       int ncp = rove_gemm_up(nr * g.OW, NR);
       pack_dy(&g, dy + (size_t)gi * g.Kg * P, (size_t)g.K * P, gr0, nr, bp);
-      rove_gemm_packed(pl.rp, ncp, g.Kg, ap, bp, cb, ncp);
-      col2im_rows(&g, cb, ncp, gr0, nr, dx[0] + (size_t)gi * g.Cg * g.H * g.W,
-                  (size_t)g.C * g.H * g.W);
+      /* Input channels a block at a time, so the block's rows of dcol are
+       * still in L1 when col2im reads them. A dx element's terms all come
+       * from its own channel's taps, so the blocking changes no order. */
+      for (int c0 = 0; c0 < g.Cg; c0 += pl.cblk) {
+        int c1 = g.Cg - c0 < pl.cblk ? g.Cg : c0 + pl.cblk;
+        int r0 = c0 * g.kh * g.kw, r1 = rove_gemm_up(c1 * g.kh * g.kw, MR);
+        rove_gemm_packed(r1 - r0, ncp, g.Kg, ap + (size_t)r0 * g.Kg, bp, cb,
+                         ncp);
+        col2im_rows(&g, cb, ncp, gr0, nr, dx[0] + (size_t)gi * g.Cg * g.H * g.W,
+                    (size_t)g.C * g.H * g.W, c0, c1);
+      }
     }
   }
 }
