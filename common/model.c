@@ -253,11 +253,21 @@ int rove_exec_init(rove_exec *e, const rove_model *m, int bmax) {
   need += rove_arena_need(ws * sizeof(float));
   need += 2 * rove_arena_need(nn * sizeof(float *));
   need += rove_arena_need(nn * sizeof(rove_bwd));
+  need += rove_arena_need(nn * sizeof(int));
   ROVE_TRY(rove_arena_init(&e->arena, need));
   e->act = rove_arena_alloc(&e->arena, nn * sizeof(float *));
   e->grad = rove_arena_alloc(&e->arena, nn * sizeof(float *));
   e->bwd = rove_arena_calloc(&e->arena, nn * sizeof(rove_bwd));
   e->ws = rove_arena_alloc(&e->arena, ws * sizeof(float));
+  /* zero_at[i]: the last consumer in topological order (the first to run
+   * backward), or -1 for a node no executed node consumes. */
+  e->zero_at = rove_arena_alloc(&e->arena, nn * sizeof(int));
+  for (size_t i = 0; i < nn; i++)
+    e->zero_at[i] = -1;
+  for (int i = 0; i <= m->output; i++)
+    for (int j = 0; j < m->nodes[i].n_in; j++)
+      if (m->nodes[i].in[j] != ROVE_INPUT)
+        e->zero_at[m->nodes[i].in[j]] = i;
   for (size_t i = 0; i < nn; i++) {
     size_t sz = (size_t)bmax * (size_t)rove_shape_numel(&m->nodes[i].out) *
                 sizeof(float);
@@ -308,10 +318,14 @@ void rove_exec_backward(rove_exec *e, int B, const float *x,
   const rove_model *m = e->m;
   assert(B >= 1 && B <= e->bmax);
   size_t in_numel = (size_t)B * (size_t)rove_shape_numel(&m->in);
+  /* A gradient buffer is zeroed just before the first backward that
+   * accumulates into it rather than all at the start: the same zeros, but
+   * the buffer is still in cache when it is written. */
   for (int i = 0; i < m->output; i++)
-    memset(e->grad[i], 0,
-           (size_t)B * (size_t)rove_shape_numel(&m->nodes[i].out) *
-               sizeof(float));
+    if (e->zero_at[i] < 0)
+      memset(e->grad[i], 0,
+             (size_t)B * (size_t)rove_shape_numel(&m->nodes[i].out) *
+                 sizeof(float));
   memcpy(e->grad[m->output], dlogits,
          (size_t)B * (size_t)m->n_classes * sizeof(float));
   if (dx)
@@ -330,6 +344,10 @@ void rove_exec_backward(rove_exec *e, int B, const float *x,
         dxs[j] = e->grad[n->in[j]];
       }
       any |= dxs[j] != NULL;
+      if (n->in[j] != ROVE_INPUT && e->zero_at[n->in[j]] == i)
+        memset(e->grad[n->in[j]], 0,
+               (size_t)B * (size_t)rove_shape_numel(&m->nodes[n->in[j]].out) *
+                   sizeof(float));
     }
     float *dp = dparams && n->n_trainable ? dparams + n->param_off : NULL;
     if (!any && !dp)

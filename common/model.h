@@ -71,6 +71,7 @@ typedef struct rove_exec {
   float **grad;  /* per node: bmax * numel(out) */
   float *ws;     /* scratch, the max over nodes */
   rove_bwd *bwd; /* per node backward mode (default exact) */
+  int *zero_at;  /* per node: the node whose backward zeroes its gradient */
 } rove_exec;
 
 int rove_exec_init(rove_exec *e, const rove_model *m, int bmax);
