@@ -167,6 +167,9 @@ static int dw_chunk(const conv_geom *g) {
 /* Workspace layout (floats): ap | bp | c for either GEMM; the weight
  * gradient's buffers (the gathering one's offsets, dy^T panels and C, or
  * else an im2col of one example, R x OH*OW) reuse the same space. */
+static int corr_ok(const conv_geom *g);
+static size_t corr_workspace(const conv_geom *g);
+
 static size_t conv_workspace(const rove_node *n, int B) {
   conv_geom g;
   conv_plan pl;
@@ -186,6 +189,8 @@ static size_t conv_workspace(const rove_node *n, int B) {
       dw = kc + kc * kp + (size_t)rove_gemm_up(g.R, MR) * kp;
     }
   }
+  if (corr_ok(&g))
+    bwd = corr_workspace(&g);
   size_t w = fwd > bwd ? fwd : bwd;
   return w > dw ? w : dw;
 }
@@ -520,7 +525,7 @@ static void pack_dy(const conv_geom *g, const float *dy, size_t bstride,
  * scalar loop, so the same bits. */
 __attribute__((target("avx2"))) static int
 transpose_out_avx2(const float *c, int kp, int len, int Kg, float *y, long P,
-                   const float *bias) {
+                   const float *bias, int acc) {
   int k0 = 0;
   for (; k0 + 8 <= Kg; k0 += 8) {
     int q = 0;
@@ -554,15 +559,20 @@ transpose_out_avx2(const float *c, int kp, int len, int Kg, float *y, long P,
       };
       for (int i = 0; i < 8; i++) {
         __m256 v = o[i];
+        float *yr = y + (size_t)(k0 + i) * P + q;
         if (bias)
           v = _mm256_add_ps(v, _mm256_set1_ps(bias[k0 + i]));
-        _mm256_storeu_ps(y + (size_t)(k0 + i) * P + q, v);
+        if (acc)
+          v = _mm256_add_ps(_mm256_loadu_ps(yr), v);
+        _mm256_storeu_ps(yr, v);
       }
     }
     for (; q < len; q++)
       for (int i = 0; i < 8; i++) {
-        float v = c[(size_t)q * kp + k0 + i];
-        y[(size_t)(k0 + i) * P + q] = bias ? v + bias[k0 + i] : v;
+        float v = c[(size_t)q * kp + k0 + i],
+              *yq = y + (size_t)(k0 + i) * P + q;
+        v = bias ? v + bias[k0 + i] : v;
+        *yq = acc ? *yq + v : v;
       }
   }
   return k0;
@@ -570,10 +580,17 @@ transpose_out_avx2(const float *c, int kp, int len, int Kg, float *y, long P,
 #endif
 
 /* conv_forward without padding: see gather_ok. Workspace: W_g^T panels
- * (R x kp), the tap offsets (R ints), C (chunk pixels x kp). */
+ * (R x kp), the tap offsets (R ints), C (chunk pixels x kp). With acc,
+ * y += the convolution (no bias) instead of y = it: the backward's
+ * transposed form (conv_backward_corr). */
+static size_t gather_workspace(const conv_geom *g) {
+  int kp = rove_gemm_up(g->Kg, NR);
+  return (size_t)kp * g->R + (size_t)g->R + (size_t)gather_chunk(kp) * kp;
+}
+
 static void conv_forward_gather(const conv_geom *g, const float *p,
                                 const float *bias, int B, const float *x,
-                                float *y, float *ws) {
+                                float *y, float *ws, int acc) {
   int P = g->OH * g->OW, kp = rove_gemm_up(g->Kg, NR), pc = gather_chunk(kp);
   long total = (long)B * P;
   size_t xb = (size_t)g->C * g->H * g->W;
@@ -619,13 +636,16 @@ static void conv_forward_gather(const conv_geom *g, const float *p,
         if (__builtin_cpu_supports("avx2"))
           k = transpose_out_avx2(cb + (size_t)m0 * kp, kp, len, g->Kg,
                                  y + ((size_t)b * g->K + gi * g->Kg) * P + q0,
-                                 P, bias ? bias + gi * g->Kg : NULL);
+                                 P, bias ? bias + gi * g->Kg : NULL, acc);
 #endif
         for (; k < g->Kg; k++) {
           int kk = gi * g->Kg + k;
           float *yr = y + ((size_t)b * g->K + kk) * P + q0;
           const float *s = cb + (size_t)m0 * kp + k;
-          if (bias)
+          if (acc)
+            for (int q = 0; q < len; q++)
+              yr[q] += s[(size_t)q * kp];
+          else if (bias)
             for (int q = 0; q < len; q++)
               yr[q] = s[(size_t)q * kp] + bias[kk];
           else
@@ -635,6 +655,79 @@ static void conv_forward_gather(const conv_geom *g, const float *p,
         m0 += len;
       }
     }
+  }
+}
+
+/* The backward to the input as a forward convolution: for stride 1,
+ * dx[c][h][w] = sum over k, i, j of W[k][c][kh-1-i][kw-1-j] *
+ * dyp[k][h + i*dh][w + j*dw], where dyp is dy with (kh-1)*dh - pt rows of
+ * zeros on top, (kh-1)*dh - pb below, and likewise on the sides. That is
+ * the gathering forward (no padding, so no im2col and no col2im) over
+ * dyp with the transposed, flipped kernel, at the price of multiplying
+ * the zeros: H*W / (OH*OW) times the forward's multiply-adds. Taken where
+ * that ratio is small (corr_ok), where it beats the GEMM-then-scatter
+ * path. Each dx element is one fma chain over (k, i, j) added to dx, so
+ * the result does not depend on the batch. */
+static int corr_geom(const conv_geom *g, conv_geom *t) {
+  int PT = (g->kh - 1) * g->dh - g->pt, PL = (g->kw - 1) * g->dw - g->pl;
+  *t = *g;
+  t->C = g->K;
+  t->Cg = g->Kg;
+  t->H = g->H + (g->kh - 1) * g->dh;
+  t->W = g->W + (g->kw - 1) * g->dw;
+  t->K = g->C;
+  t->Kg = g->Cg;
+  t->OH = g->H;
+  t->OW = g->W;
+  t->sh = t->sw = 1;
+  t->pt = t->pl = 0;
+  t->R = g->Kg * g->kh * g->kw;
+  t->direct = 0;
+  /* dyp's padding on all four sides must be >= 0. */
+  return PT >= 0 && PL >= 0 && PT + g->OH <= t->H && PL + g->OW <= t->W;
+}
+
+/* Whether conv_backward_corr runs: stride 1, the padding of dy fits, at
+ * least 8 input channels per group (they are the GEMM's NR-wide side),
+ * and the zeros cost at most a quarter more multiply-adds. */
+static int corr_ok(const conv_geom *g) {
+  conv_geom t;
+  if (g->sh != 1 || g->sw != 1 || g->Cg < 8 || !corr_geom(g, &t))
+    return 0;
+  return (long)g->H * g->W * 4 <= (long)g->OH * g->OW * 5;
+}
+
+/* Workspace: the flipped kernel, one example's dyp, the gather's. */
+static size_t corr_workspace(const conv_geom *g) {
+  conv_geom t;
+  corr_geom(g, &t);
+  return (size_t)g->K * g->R + (size_t)t.C * t.H * t.W + gather_workspace(&t);
+}
+
+static void conv_backward_corr(const conv_geom *g, const float *p, int B,
+                               const float *dy, float *dx, float *ws) {
+  conv_geom t;
+  corr_geom(g, &t);
+  int PT = (g->kh - 1) * g->dh - g->pt, PL = (g->kw - 1) * g->dw - g->pl;
+  int khw = g->kh * g->kw, P = g->OH * g->OW;
+  float *wf = ws, *dyp = wf + (size_t)g->K * g->R;
+  float *gws = dyp + (size_t)t.C * t.H * t.W;
+  /* wf[gi][c][k][i'][j'] = W[gi*Kg + k][c][kh-1-i'][kw-1-j']. */
+  for (int gi = 0; gi < g->G; gi++)
+    for (int c = 0; c < g->Cg; c++)
+      for (int k = 0; k < g->Kg; k++)
+        for (int f = 0; f < khw; f++)
+          wf[(((size_t)gi * g->Cg + c) * g->Kg + k) * khw + f] =
+              p[(((size_t)gi * g->Kg + k) * g->Cg + c) * khw + khw - 1 - f];
+  memset(dyp, 0, sizeof(float) * (size_t)t.C * t.H * t.W);
+  for (int b = 0; b < B; b++) {
+    for (int k = 0; k < g->K; k++)
+      for (int oh = 0; oh < g->OH; oh++)
+        memcpy(dyp + ((size_t)k * t.H + PT + oh) * t.W + PL,
+               dy + ((size_t)b * g->K + k) * P + (size_t)oh * g->OW,
+               sizeof(float) * (size_t)g->OW);
+    conv_forward_gather(&t, wf, NULL, 1, dyp,
+                        dx + (size_t)b * g->C * g->H * g->W, gws, 1);
   }
 }
 
@@ -648,7 +741,7 @@ static void conv_forward(const rove_node *n, const float *p, int B,
   int P = g.OH * g.OW, rows = B * g.OH;
   const float *bias = n->a.has_bias ? p + (size_t)g.K * g.R : NULL;
   if (gather_ok(n)) {
-    conv_forward_gather(&g, p, bias, B, x[0], y, ws);
+    conv_forward_gather(&g, p, bias, B, x[0], y, ws, 0);
     return;
   }
   float *ap = ws, *bp = ap + (size_t)pl.kgp * g.R;
@@ -811,6 +904,10 @@ static void conv_backward(const rove_node *n, const float *p, int B,
   }
   if (!dx[0])
     return;
+  if (corr_ok(&g)) {
+    conv_backward_corr(&g, p, B, dy, dx[0], ws);
+    return;
+  }
   int rows = B * g.OH;
   float *ap = ws, *bp = ap + (size_t)pl.rp * g.Kg;
   float *cb = bp + (size_t)g.Kg * pl.ncp_b;

@@ -245,3 +245,19 @@ Test(conv_grad, wide_rows_padding_and_dilation) {
   geom d = {2, 6, 20, 3, 2, 2, 1, 1, 1, 1, 0, 1, 7};
   check(&d, 9);
 }
+
+Test(conv_grad, transposed_correlation_backward) {
+  /* Geometries whose backward to the input runs as a forward convolution
+   * over the padded dy (stride 1, >= 8 input channels per group, little
+   * padding work): padding 1 with groups, dilation 2 with padding 2, a
+   * rectangular kernel; then one just past the threshold (the GEMM and
+   * scatter path), at the same channel counts. */
+  geom a = {16, 12, 13, 8, 3, 3, 1, 1, 1, 1, 1, 2, 3};
+  check(&a, 10);
+  geom b = {8, 14, 15, 6, 3, 3, 1, 1, 2, 2, 2, 1, 3};
+  check(&b, 11);
+  geom c = {8, 9, 17, 5, 2, 4, 1, 1, 1, 1, 1, 1, 4};
+  check(&c, 12);
+  geom d = {32, 12, 12, 16, 3, 3, 1, 1, 1, 1, 0, 1, 2};
+  check(&d, 13);
+}
