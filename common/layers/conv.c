@@ -91,8 +91,10 @@ static int conv_setup(rove_node *n) {
  * scattered into dx (col2im). dx[c][h][w] receives its terms in the order
  * (global row, r), which chunking cannot change, so dx too is
  * bit-identical for any batch size. This costs exactly the forward's
- * multiply-adds, where a correlation with the flipped kernel over a padded
- * dy also multiplies the padding (+17% on a 26x26 map, +56% on 10x10). */
+ * multiply-adds plus the scatter, where a correlation with the flipped
+ * kernel over a padded dy (conv_backward_corr) also multiplies the
+ * padding (+17% on a 26x26 map, +56% on 10x10) but needs no scatter: the
+ * backward takes the correlation where the padding adds at most 25%. */
 #define NR ROVE_GEMM_NR
 #define MR ROVE_GEMM_MR
 /* Kernels up to these sizes take col2im's register-summing path. */
