@@ -400,6 +400,123 @@ static void col2im_row_s1(float *xr, const col2im_span *sp,
   }
 }
 
+#if defined(__x86_64__)
+/* col2im_rows' stride-1 path for rows of at most 64 columns and kernels
+ * at most 8 wide, with everything that depends only on the column
+ * precomputed for the chunk: each row is cut into 8-column blocks at 0,
+ * 8, 16, ... (the last may reach past the row: its extra lanes are
+ * stored back unchanged, and a block that would pass dx_end is done in
+ * scalar code), and each block's per-tap load masks are built once. Rows
+ * are visited channel-inner, so the next row of a plane, whose first
+ * lanes the last block just stored back, comes several rows later rather
+ * than at once (a load that partly overlaps a recent store stalls). Each
+ * element gets its terms in the order of col2im_row_s1, so the same
+ * bits. Returns 0 (having done nothing) when the geometry does not fit. */
+#define C2I_BLOCKS 8
+__attribute__((target("avx2"))) static int
+col2im_rows_avx2(const conv_geom *g, const float *dcol, long ldc, int gr0,
+                 int nrows, float *dx, size_t bstride, int c0, int c1,
+                 const float *dx_end) {
+  int W = g->W, OW = g->OW, kw = g->kw, khw = g->kh * g->kw;
+  int nblk = (W + 7) / 8;
+  if (g->sh != 1 || kw > 8 || nblk > C2I_BLOCKS || khw > ROVE_CONV_MAX_TAPS)
+    return 0;
+  __m256i act[C2I_BLOCKS], ok[C2I_BLOCKS][8];
+  int full[C2I_BLOCKS], inner[C2I_BLOCKS], woff[8];
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int jj = 0; jj < kw; jj++)
+    woff[jj] = jj * g->dw - g->pl;
+  for (int k = 0; k < nblk; k++) {
+    __m256i col = _mm256_add_epi32(_mm256_set1_epi32(8 * k), iota);
+    act[k] = _mm256_cmpgt_epi32(_mm256_set1_epi32(W), col);
+    full[k] = 8 * k + 8 <= W;
+    inner[k] = full[k];
+    for (int jj = 0; jj < kw; jj++) {
+      __m256i ow = _mm256_sub_epi32(col, _mm256_set1_epi32(woff[jj]));
+      ok[k][jj] = _mm256_and_si256(
+          act[k],
+          _mm256_and_si256(_mm256_cmpgt_epi32(ow, _mm256_set1_epi32(-1)),
+                           _mm256_cmpgt_epi32(_mm256_set1_epi32(OW), ow)));
+      if (_mm256_movemask_ps(_mm256_castsi256_ps(ok[k][jj])) != 0xFF)
+        inner[k] = 0;
+    }
+  }
+  long off[ROVE_CONV_MAX_TAPS];
+  int tj[ROVE_CONV_MAX_TAPS];
+  int gr1 = gr0 + nrows;
+  for (int b = gr0 / g->OH; b <= (gr1 - 1) / g->OH; b++) {
+    int oh0 = b * g->OH < gr0 ? gr0 - b * g->OH : 0;
+    int oh1 = (b + 1) * g->OH <= gr1 ? g->OH : gr1 - b * g->OH;
+    int ih0 = oh0 - g->pt, ih1 = (oh1 - 1) - g->pt + (g->kh - 1) * g->dh + 1;
+    if (ih0 < 0)
+      ih0 = 0;
+    if (ih1 > g->H)
+      ih1 = g->H;
+    float *dxb = dx + (size_t)b * bstride;
+    for (int ih = ih0; ih < ih1; ih++) {
+      /* The taps for channel c0, kernel rows from the last down (ascending
+       * output rows); channel c's are (c - c0) * khw rows of dcol on. */
+      int nt = 0;
+      for (int i = g->kh - 1; i >= 0; i--) {
+        int oh = ih + g->pt - i * g->dh;
+        if (oh < oh0 || oh >= oh1)
+          continue;
+        long t = (long)b * g->OH + oh - gr0;
+        for (int jj = 0; jj < kw; jj++) {
+          off[nt] = (long)(i * kw + jj) * ldc + t * OW - woff[jj];
+          tj[nt++] = jj;
+        }
+      }
+      if (!nt)
+        continue;
+      for (int c = c0; c < c1; c++) {
+        float *xr = dxb + ((size_t)c * g->H + ih) * W;
+        /* As an integer: a block's first lanes may lie before the row of
+         * dcol they are masked out of. */
+        uintptr_t sc = (uintptr_t)dcol + (uintptr_t)((long)(c - c0) * khw *
+                                                     ldc * (long)sizeof(float));
+        for (int k = 0; k < nblk; k++) {
+          int base = 8 * k;
+          if (xr + base + 8 > dx_end) {
+            for (int w = base; w < W && w < base + 8; w++) {
+              float v = xr[w];
+              for (int q = 0; q < nt; q++) {
+                int ow = w - woff[tj[q]];
+                if (ow >= 0 && ow < OW)
+                  v += ((const float *)(sc +
+                                        (uintptr_t)((off[q] + w) *
+                                                    (long)sizeof(float))))[0];
+              }
+              xr[w] = v;
+            }
+            continue;
+          }
+          __m256 x0 = _mm256_loadu_ps(xr + base), v = x0;
+          if (inner[k])
+            for (int q = 0; q < nt; q++)
+              v = _mm256_add_ps(
+                  v,
+                  _mm256_loadu_ps(
+                      (const float *)(sc + (uintptr_t)((off[q] + base) *
+                                                       (long)sizeof(float)))));
+          else
+            for (int q = 0; q < nt; q++)
+              v = _mm256_add_ps(
+                  v, _mm256_maskload_ps(
+                         (const float *)(sc + (uintptr_t)((off[q] + base) *
+                                                          (long)sizeof(float))),
+                         ok[k][tj[q]]));
+          if (!full[k])
+            v = _mm256_blendv_ps(x0, v, _mm256_castsi256_ps(act[k]));
+          _mm256_storeu_ps(xr + base, v);
+        }
+      }
+    }
+  }
+  return 1;
+}
+#endif
+
 /* The adjoint of pack_cols for one chunk: dx += scatter(dcol), with dcol
  * R x (nrows*OW) at row stride ldc. Terms reach each dx element in the
  * order (global row, r) whatever the chunking. dx: the group's first
@@ -413,7 +530,14 @@ static void col2im_row_s1(float *xr, const col2im_span *sp,
  * above, so the bits are too. */
 static void col2im_rows(const conv_geom *g, const float *dcol, long ldc,
                         int gr0, int nrows, float *dx, size_t bstride, int c0,
-                        int c1) {
+                        int c1, const float *dx_end) {
+#if defined(__x86_64__)
+  if (g->sw == 1 && __builtin_cpu_supports("avx2") &&
+      col2im_rows_avx2(g, dcol, ldc, gr0, nrows, dx, bstride, c0, c1, dx_end))
+    return;
+#else
+  (void)dx_end;
+#endif
   if (g->sw == 1 && g->kw <= ROVE_CONV_MAX_KW &&
       g->kh * g->kw <= ROVE_CONV_MAX_TAPS) {
     const float *s[ROVE_CONV_MAX_TAPS];
@@ -929,7 +1053,8 @@ static void conv_backward(const rove_node *n, const float *p, int B,
         rove_gemm_packed(r1 - r0, ncp, g.Kg, ap + (size_t)r0 * g.Kg, bp, cb,
                          ncp);
         col2im_rows(&g, cb, ncp, gr0, nr, dx[0] + (size_t)gi * g.Cg * g.H * g.W,
-                    (size_t)g.C * g.H * g.W, c0, c1);
+                    (size_t)g.C * g.H * g.W, c0, c1,
+                    dx[0] + (size_t)B * g.C * g.H * g.W);
       }
     }
   }
