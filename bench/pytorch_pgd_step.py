@@ -7,11 +7,17 @@ and a clip to [0, 1]; batch 100, one thread (torch.set_num_threads(1)).
 Prints examples/s; with a rove figure (--rove-figure, or by running
 `rove bench --json` itself) also prints rove / PyTorch.
 
+With --rounds N (default 3) PyTorch and rove are timed alternately N
+times and the per-round ratios and their median are printed: on a shared,
+noisy machine the ratio of two figures taken seconds apart is steadier than
+either figure.
+
 Run with /usr/bin/python3 (Debian's python3-torch). rove never needs this
 script; it is only a side-by-side benchmark.
 
   /usr/bin/python3 bench/pytorch_pgd_step.py [--rove-bin build/bin/rove]
       [--rove-figure EX_PER_S] [--no-rove] [--batch 100] [--min-time 2]
+      [--rounds 3]
 """
 import argparse
 import json
@@ -84,7 +90,10 @@ def main():
     ap.add_argument("--rove-figure", type=float,
                     help="rove's PGD-step examples/s (skips running rove)")
     ap.add_argument("--no-rove", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
+    if a.rounds < 1:
+        sys.exit("pytorch_pgd_step.py: --rounds must be >= 1")
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -106,30 +115,45 @@ def main():
         (g,) = torch.autograd.grad(loss, xa)
         state["x"] = (xa.detach() + 0.01 * g.sign()).clamp_(0.0, 1.0)
 
-    tf = time_it(fwd, a.min_time)
-    ts = time_it(step, a.min_time)
     m = macs()
     print("PyTorch %s, %d thread(s), SmallCNN %d MACs/example, batch %d"
           % (torch.__version__, torch.get_num_threads(), m, B))
-    print("pytorch forward:  %9.1f examples/s  %6.2f GFLOP/s"
-          % (B / tf, 2 * m * B / tf * 1e-9))
-    print("pytorch PGD step: %9.1f examples/s  %6.2f GFLOP/s"
-          % (B / ts, 4 * m * B / ts * 1e-9))
-
-    rove = a.rove_figure
-    if rove is None and not a.no_rove:
-        if not os.access(a.rove_bin, os.X_OK):
-            print("(no rove binary at %s: pass --rove-bin or --rove-figure)"
-                  % a.rove_bin)
-            return
-        rove, rove_fwd, res = rove_step_figure(a.rove_bin, B, a.min_time)
-        print("rove forward:     %9.1f examples/s  (openblas core %s)"
-              % (rove_fwd, res["openblas_core"]))
-        print("rove/PyTorch forward:  %.2f" % (rove_fwd / (B / tf)))
-    if rove is not None:
-        print("rove PGD step:    %9.1f examples/s" % rove)
-        print("rove/PyTorch PGD step: %.2f" % (rove / (B / ts)))
-
+    run_rove = a.rove_figure is None and not a.no_rove
+    if run_rove and not os.access(a.rove_bin, os.X_OK):
+        print("(no rove binary at %s: pass --rove-bin or --rove-figure)"
+              % a.rove_bin)
+        run_rove = False
+    ratios_f, ratios_s = [], []
+    for rnd in range(a.rounds):
+        tf = time_it(fwd, a.min_time)
+        ts = time_it(step, a.min_time)
+        print("round %d" % (rnd + 1))
+        print("pytorch forward:  %9.1f examples/s  %6.2f GFLOP/s"
+              % (B / tf, 2 * m * B / tf * 1e-9))
+        print("pytorch PGD step: %9.1f examples/s  %6.2f GFLOP/s"
+              % (B / ts, 4 * m * B / ts * 1e-9))
+        rove = a.rove_figure
+        if run_rove:
+            rove, rove_fwd, res = rove_step_figure(a.rove_bin, B, a.min_time)
+            print("rove forward:     %9.1f examples/s  (openblas core %s)"
+                  % (rove_fwd, res["openblas_core"]))
+            print("rove/PyTorch forward:  %.2f" % (rove_fwd / (B / tf)))
+            ratios_f.append(rove_fwd / (B / tf))
+        if rove is not None:
+            print("rove PGD step:    %9.1f examples/s" % rove)
+            print("rove/PyTorch PGD step: %.2f" % (rove / (B / ts)))
+            ratios_s.append(rove / (B / ts))
+    if len(ratios_s) > 1:
+        def median(v):
+            v = sorted(v)
+            n = len(v)
+            return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+        print("per-round rove/PyTorch PGD step: %s; median %.2f"
+              % (", ".join("%.2f" % r for r in ratios_s), median(ratios_s)))
+        if ratios_f:
+            print("per-round rove/PyTorch forward: %s; median %.2f"
+                  % (", ".join("%.2f" % r for r in ratios_f),
+                     median(ratios_f)))
 
 if __name__ == "__main__":
     main()
