@@ -163,7 +163,25 @@ static void layer_profile(rove_exec *e, int B, const float *x, const float *dz,
 }
 
 int main(int argc, char **argv) {
-  double budget = argc > 1 ? atof(argv[1]) : 1.0; /* seconds per figure */
+  /* bench_layers [SECONDS] [--layers]: seconds per figure (default 1);
+   * --layers adds the per-node profile. */
+  double budget = 1.0;
+  int layers = 0;
+  for (int i = 1; i < argc; i++) {
+    char *end;
+    if (strcmp(argv[i], "--layers") == 0) {
+      layers = 1;
+      continue;
+    }
+    budget = strtod(argv[i], &end);
+    if (end == argv[i] || *end || !(budget > 0 && budget < 1e4)) {
+      fprintf(stderr,
+              "bench_layers: '%s': expected seconds per figure (> 0) or "
+              "--layers\n",
+              argv[i]);
+      return 2;
+    }
+  }
   rove_model m;
   rove_exec e;
   if (rove_arch_smallcnn(&m, 1.0f, 10, 1) < 0 ||
@@ -209,7 +227,7 @@ int main(int argc, char **argv) {
   printf("SmallCNN step at batch 100 / sgemm peak: %.0f%%  (/ conv2-shape "
          "sgemm: %.0f%%)\n",
          100 * step_gflops / g_big, 100 * step_gflops / g_conv);
-  if (argc > 2 && strcmp(argv[2], "--layers") == 0)
+  if (layers)
     layer_profile(&e, 100, x, dz, dx, budget);
   free(x);
   free(dx);
