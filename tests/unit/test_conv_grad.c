@@ -232,32 +232,28 @@ Test(conv_grad, smallcnn_second_layer) {
   check(&g, 5);
 }
 
-Test(conv_grad, wide_rows_padding_and_dilation) {
-  /* Rows wider than one vector with padded edges: 5-wide kernel, padding
-   * 2, dilation 2 (output 15 wide); then a plain 3x3 over rows of exactly
-   * 8 and 9 columns, and a 2x2 kernel over rows of 20. */
-  geom a = {2, 12, 19, 5, 5, 5, 1, 1, 2, 2, 2, 1, 4};
-  check(&a, 6);
-  geom b = {3, 10, 8, 4, 3, 3, 1, 1, 1, 1, 0, 1, 5};
-  check(&b, 7);
-  geom c = {3, 10, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 5};
-  check(&c, 8);
-  geom d = {2, 6, 20, 3, 2, 2, 1, 1, 1, 1, 0, 1, 7};
-  check(&d, 9);
-}
+/* Geometries for the input gradient's paths (see conv.c). */
+static const geom paths[] = {
+    /* Rows wider than one vector with padded edges: 5-wide kernel,
+     * padding 2, dilation 2 (output 15 wide); a plain 3x3 over rows of
+     * exactly 8 and 9 columns; a 2x2 kernel over rows of 20. Few
+     * channels: the GEMM and scatter path. */
+    {2, 12, 19, 5, 5, 5, 1, 1, 2, 2, 2, 1, 4},
+    {3, 10, 8, 4, 3, 3, 1, 1, 1, 1, 0, 1, 5},
+    {3, 10, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 5},
+    {2, 6, 20, 3, 2, 2, 1, 1, 1, 1, 0, 1, 7},
+    /* The backward as a forward convolution over the padded dy (stride
+     * 1, >= 8 input channels per group, little padding work): padding 1
+     * with groups, dilation 2 with padding 2, a rectangular kernel. */
+    {16, 12, 13, 8, 3, 3, 1, 1, 1, 1, 1, 2, 3},
+    {8, 14, 15, 6, 3, 3, 1, 1, 2, 2, 2, 1, 3},
+    {8, 9, 17, 5, 2, 4, 1, 1, 1, 1, 1, 1, 4},
+    /* Just past its threshold (the padding adds 44%): GEMM and scatter
+     * again, at the same channel counts. */
+    {32, 12, 12, 16, 3, 3, 1, 1, 1, 1, 0, 1, 2},
+};
 
-Test(conv_grad, transposed_correlation_backward) {
-  /* Geometries whose backward to the input runs as a forward convolution
-   * over the padded dy (stride 1, >= 8 input channels per group, little
-   * padding work): padding 1 with groups, dilation 2 with padding 2, a
-   * rectangular kernel; then one just past the threshold (the GEMM and
-   * scatter path), at the same channel counts. */
-  geom a = {16, 12, 13, 8, 3, 3, 1, 1, 1, 1, 1, 2, 3};
-  check(&a, 10);
-  geom b = {8, 14, 15, 6, 3, 3, 1, 1, 2, 2, 2, 1, 3};
-  check(&b, 11);
-  geom c = {8, 9, 17, 5, 2, 4, 1, 1, 1, 1, 1, 1, 4};
-  check(&c, 12);
-  geom d = {32, 12, 12, 16, 3, 3, 1, 1, 1, 1, 0, 1, 2};
-  check(&d, 13);
+Test(conv_grad, input_gradient_paths) {
+  for (unsigned i = 0; i < sizeof paths / sizeof paths[0]; i++)
+    check(&paths[i], 6 + i);
 }
