@@ -1,6 +1,7 @@
 /* gemm.c - a small packed SGEMM whose result for an output element does not
  * depend on where that element sits in the matrix. */
 #include "common/kernels/gemm.h"
+#include "common/kernels/cpu.h"
 
 #include <math.h>
 
@@ -176,9 +177,7 @@ typedef void (*gemm_kernel)(int K, const float *a, const float *b, float *c,
 
 static gemm_kernel pick_kernel(void) {
 #if defined(__x86_64__)
-  /* The answer cannot change while the process runs; asking each call
-   * costs a load and keeps this free of shared mutable state. */
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+  if (rove_cpu_simd())
     return kernel_avx2;
 #endif
   return kernel_portable;
@@ -201,7 +200,7 @@ void rove_gemm_gather(int K, const int *koff, const float *const rows[], int Np,
   void (*kern)(int, const int *, const float *const *, const float *, float *,
                long) = gather_portable;
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+  if (rove_cpu_simd())
     kern = gather_avx2;
 #endif
   for (int n0 = 0; n0 < Np; n0 += NR)

@@ -9,6 +9,7 @@
 #endif
 
 #include "common/err.h"
+#include "common/kernels/cpu.h"
 #include "common/kernels/gemm.h"
 #include "common/layers/util.h"
 
@@ -312,8 +313,7 @@ static void col2im_span_of(const conv_geom *g, col2im_span *sp) {
     sp->hi = sp->lo;
   sp->avx2 = 0;
 #if defined(__x86_64__)
-  sp->avx2 =
-      g->W >= 8 && g->kw <= ROVE_CONV_MAX_KW && __builtin_cpu_supports("avx2");
+  sp->avx2 = g->W >= 8 && g->kw <= ROVE_CONV_MAX_KW && rove_cpu_simd();
 #endif
 }
 
@@ -532,7 +532,7 @@ static void col2im_rows(const conv_geom *g, const float *dcol, long ldc,
                         int gr0, int nrows, float *dx, size_t bstride, int c0,
                         int c1, const float *dx_end) {
 #if defined(__x86_64__)
-  if (g->sw == 1 && __builtin_cpu_supports("avx2") &&
+  if (g->sw == 1 && rove_cpu_simd() &&
       col2im_rows_avx2(g, dcol, ldc, gr0, nrows, dx, bstride, c0, c1, dx_end))
     return;
 #else
@@ -759,7 +759,7 @@ static void conv_forward_gather(const conv_geom *g, const float *p,
         int q0 = (int)(j % P), len = P - q0 < n - m0 ? P - q0 : n - m0;
         int k = 0;
 #if defined(__x86_64__)
-        if (__builtin_cpu_supports("avx2"))
+        if (rove_cpu_simd())
           k = transpose_out_avx2(cb + (size_t)m0 * kp, kp, len, g->Kg,
                                  y + ((size_t)b * g->K + gi * g->Kg) * P + q0,
                                  P, bias ? bias + gi * g->Kg : NULL, acc);

@@ -7,6 +7,7 @@
 #endif
 
 #include "common/err.h"
+#include "common/kernels/cpu.h"
 #include "common/layers/util.h"
 
 /* Input {C, H, W}, output {C, OH, OW}. Padding never wins the max (it is
@@ -175,7 +176,7 @@ static void backward_2x2_row(const float *r0, const float *gr, float *d0, int W,
   float *d1 = d0 + W;
   int ow = 0;
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx2"))
+  if (rove_cpu_simd())
     ow = backward_2x2_avx2(r0, r1, gr, d0, d1, OW);
 #endif
   for (; ow < OW; ow++)

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "common/arch.h"
+#include "common/arch_zoo.h"
 #include "common/err.h"
+#include "common/kernels/cpu.h"
 #include "common/model.h"
 #include "common/rng.h"
 
@@ -336,4 +338,57 @@ Test(model, builder_errors_name_the_node) {
   rove_attrs_default(&a);
   a.cmode = 9;
   expect_error(ROVE_OP_MUL, (int[]){0}, 1, &a, 3);
+}
+
+/* Logits and input gradients of B examples, with the SIMD kernels on or
+ * off. */
+static void run_kernels(const rove_model *m, int B, int simd, float *z,
+                        float *dx) {
+  rove_exec e;
+  size_t d = (size_t)rove_shape_numel(&m->in), N = (size_t)m->n_classes;
+  float *x = falloc((size_t)B * d), *r = falloc((size_t)B * N);
+  fill_uniform(x, (size_t)B * d, 0, 1, 21);
+  fill_uniform(r, (size_t)B * N, -1, 1, 22);
+  rove_cpu_set_simd(simd);
+  cr_assert_eq(rove_exec_init(&e, m, B), 0);
+  rove_exec_forward(&e, B, x);
+  memcpy(z, rove_exec_logits(&e), (size_t)B * N * sizeof(float));
+  rove_exec_backward(&e, B, x, r, dx, NULL);
+  rove_exec_deinit(&e);
+  rove_cpu_set_simd(1);
+  free(x);
+  free(r);
+}
+
+/* The AVX2 kernels and the portable ones (what an aarch64 board runs)
+ * give the same bits, through every conv path (gathered, packed with
+ * padding, the correlation backward, col2im), 2x2 MaxPool, ReLU and the
+ * fake-quantizers. On a CPU without AVX2 both runs are portable. */
+Test(model, simd_and_portable_kernels_agree_bit_for_bit) {
+  rove_model ms[4];
+  cr_assert_eq(rove_arch_smallcnn(&ms[0], 0.5f, 10, 5), 0);
+  cr_assert_eq(rove_arch_rescnn(&ms[1], 1.0f, 10, 6), 0);
+  float *scale = falloc((size_t)ms[1].n_nodes);
+  for (int i = 0; i < ms[1].n_nodes; i++)
+    scale[i] = 0.05f; /* taken at every ReLU */
+  cr_assert_eq(rove_arch_quantized(&ms[2], &ms[1], 8, 4, scale), 0);
+  free(scale);
+  build_dag(&ms[3]);
+  const int B = 5;
+  for (int i = 0; i < 4; i++) {
+    size_t d = (size_t)rove_shape_numel(&ms[i].in), N = (size_t)ms[i].n_classes;
+    float *z0 = falloc(B * N), *z1 = falloc(B * N);
+    float *dx0 = falloc(B * d), *dx1 = falloc(B * d);
+    run_kernels(&ms[i], B, 0, z0, dx0);
+    run_kernels(&ms[i], B, 1, z1, dx1);
+    cr_expect(memcmp(z0, z1, B * N * sizeof(float)) == 0,
+              "model %d: logits differ between the kernels", i);
+    cr_expect(memcmp(dx0, dx1, B * d * sizeof(float)) == 0,
+              "model %d: input gradients differ between the kernels", i);
+    free(z0);
+    free(z1);
+    free(dx0);
+    free(dx1);
+    rove_model_deinit(&ms[i]);
+  }
 }
