@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "common/layer.h"
 #include "common/model.h"
+#include "common/profile.h"
 #include "common/rng.h"
 
 /* Prints figures only: speed is never asserted (STYLE.md). Run with
@@ -98,57 +99,22 @@ static double sgemm_gflops(int M, int N, int K, double budget) {
   return 2.0 * M * N * K / best * 1e-9;
 }
 
-/* Seconds per call of one node's forward (bw = 0) or backward to its
- * input (bw = 1) at batch B, on the activations of the last full forward
- * (best of 5 rounds). */
-static double time_node(rove_exec *e, int i, int B, const float *x, float *dx,
-                        int bw, double budget) {
-  const rove_model *m = e->m;
-  const rove_node *n = &m->nodes[i];
-  const float *xs[ROVE_MAX_IN];
-  float *dxs[ROVE_MAX_IN];
-  for (int j = 0; j < n->n_in; j++) {
-    xs[j] = n->in[j] == ROVE_INPUT ? x : e->act[n->in[j]];
-    dxs[j] = n->in[j] == ROVE_INPUT ? dx : e->grad[n->in[j]];
-  }
-  const rove_layer_ops *ops = rove_layers[n->op];
-  const float *p = m->params + n->param_off;
-  double best = 1e30;
-  int reps = 1;
-  for (int r = -1; r < 5; r++) {
-    double t0 = now();
-    for (int k = 0; k < reps; k++) {
-      if (bw)
-        ops->backward(n, p, B, xs, e->act[i], e->grad[i], dxs, NULL, e->ws,
-                      e->bwd[i]);
-      else
-        ops->forward(n, p, B, xs, e->act[i], e->ws);
-    }
-    double t = (now() - t0) / reps;
-    if (r < 0)
-      reps = t > 0 ? (int)(budget / 5 / t) + 1 : 1000;
-    else
-      best = t < best ? t : best;
-  }
-  return best;
-}
-
 /* Per-node forward and backward-to-input times at batch B: where a PGD
- * step's time goes. */
-static void layer_profile(rove_exec *e, int B, const float *x, const float *dz,
-                          float *dx, double budget) {
+ * step's time goes (rove_exec_profile). */
+static int layer_profile(rove_exec *e, int B, const float *x, double budget) {
   const rove_model *m = e->m;
-  rove_exec_forward(e, B, x);
-  rove_exec_backward(e, B, x, dz, dx, NULL);
+  rove_node_time *t = calloc((size_t)m->n_nodes, sizeof *t);
+  if (!t || rove_exec_profile(e, B, x, budget, t) < 0) {
+    free(t);
+    return -1;
+  }
   printf("\nper node at batch %d (ms per batch; backward = to the input)\n", B);
   printf("%-4s %-10s %-14s %9s %9s %9s %9s\n", "node", "op", "output", "fwd ms",
          "fwd GF/s", "bwd ms", "bwd GF/s");
   double tf = 0, tb = 0;
   for (int i = 0; i <= m->output; i++) {
     const rove_node *n = &m->nodes[i];
-    double macs = rove_layers[n->op]->macs ? rove_layers[n->op]->macs(n) : 0;
-    double f = time_node(e, i, B, x, dx, 0, budget);
-    double b = time_node(e, i, B, x, dx, 1, budget);
+    double f = t[i].fwd_s, b = t[i].bwd_s;
     tf += f;
     tb += b;
     char shp[32];
@@ -156,10 +122,13 @@ static void layer_profile(rove_exec *e, int B, const float *x, const float *dz,
              n->out.rank > 1 ? n->out.d[1] : 1,
              n->out.rank > 2 ? n->out.d[2] : 1);
     printf("%-4d %-10s %-14s %9.3f %9.1f %9.3f %9.1f\n", i,
-           rove_layers[n->op]->name, shp, f * 1e3, 2.0 * macs * B / f * 1e-9,
-           b * 1e3, b > 0 ? 2.0 * macs * B / b * 1e-9 : 0.0);
+           rove_layers[n->op]->name, shp, f * 1e3,
+           f > 0 ? 2.0 * t[i].macs * B / f * 1e-9 : 0.0, b * 1e3,
+           b > 0 ? 2.0 * t[i].macs * B / b * 1e-9 : 0.0);
   }
   printf("sum  %-25s %9.3f %9s %9.3f\n", "", tf * 1e3, "", tb * 1e3);
+  free(t);
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -228,7 +197,8 @@ int main(int argc, char **argv) {
          "sgemm: %.0f%%)\n",
          100 * step_gflops / g_big, 100 * step_gflops / g_conv);
   if (layers)
-    layer_profile(&e, 100, x, dz, dx, budget);
+    if (layer_profile(&e, 100, x, budget) < 0)
+      rove_error_print(stderr);
   free(x);
   free(dx);
   free(dz);

@@ -11,14 +11,17 @@
 
 #include "common/arch.h"
 #include "common/err.h"
+#include "common/layer.h"
 #include "common/model.h"
+#include "common/profile.h"
 #include "common/rng.h"
+#include "common/util.h"
 #include "coordinator/cli.h"
 
 static void usage(FILE *f) {
   fprintf(
       f, "usage: rove bench [--model MODEL] [--batch B] [--min-time S] "
-         "[--json]\n\n"
+         "[--layers] [--json]\n\n"
          "Throughput of the built-in SmallCNN (random weights) and, if given,\n"
          "MODEL: forward passes and PGD steps (forward, cross-entropy "
          "gradient,\n"
@@ -30,6 +33,9 @@ static void usage(FILE *f) {
          "  --model MODEL  also benchmark this model (.rove or ONNX)\n"
          "  --batch B      the large batch (default 100)\n"
          "  --min-time S   seconds each figure is timed for (default 1.0)\n"
+         "  --layers       also each node's forward and backward-to-input "
+         "time at\n"
+         "                 batch B, timed alone: where a step's time goes\n"
          "  --json         print one JSON object\n"
          "  -h, --help     this text\n");
 }
@@ -163,6 +169,72 @@ out:
   return rc;
 }
 
+/* Per-node times of m at batch B (rove_exec_profile), printed as a table
+ * or, with json, as the value of a "layers" member. */
+static int print_layers(const rove_model *m, const char *label, int B,
+                        double min_time, int json) {
+  rove_exec e;
+  ROVE_TRY(rove_exec_init(&e, m, B));
+  size_t nx = (size_t)B * (size_t)rove_shape_numel(&m->in);
+  float *x = malloc(sizeof(float) * (nx ? nx : 1));
+  rove_node_time *t = calloc((size_t)m->n_nodes, sizeof *t);
+  int rc = 0;
+  if (!x || !t) {
+    rc = ROVE_ERR(ROVE_ENOMEM, "out of memory profiling %s", label);
+    goto out;
+  }
+  uint64_t id[2] = {0x6c6179657273ull, (uint64_t)B};
+  rove_rng r;
+  rove_rng_init(&r, id, 2);
+  for (size_t i = 0; i < nx; i++)
+    x[i] = rove_rng_uniform(&r);
+  if ((rc = rove_exec_profile(&e, B, x, min_time, t)) < 0)
+    goto out;
+  double tf = 0, tb = 0;
+  for (int i = 0; i <= m->output; i++) {
+    tf += t[i].fwd_s;
+    tb += t[i].bwd_s;
+  }
+  if (!json) {
+    const char *name = strrchr(label, '/');
+    printf("\n%s, per node at batch %d (each timed alone; backward = to the "
+           "input)\n",
+           name ? name + 1 : label, B);
+    printf("%-4s %-16.16s %-9s %-13s %9s %8s %9s %8s %6s\n", "node", "name",
+           "op", "output", "fwd ms", "GFLOP/s", "bwd ms", "GFLOP/s", "share");
+  }
+  for (int i = 0; i <= m->output; i++) {
+    const rove_node *n = &m->nodes[i];
+    char shp[48];
+    int o = 0;
+    for (int k = 0; k < n->out.rank && o < (int)sizeof shp - 12; k++)
+      o += snprintf(shp + o, sizeof shp - (size_t)o, k ? "x%d" : "%d",
+                    n->out.d[k]);
+    double f = t[i].fwd_s, b = t[i].bwd_s;
+    double gf = f > 0 ? 2.0 * t[i].macs * B / f * 1e-9 : 0;
+    double gb = b > 0 ? 2.0 * t[i].macs * B / b * 1e-9 : 0;
+    double share = tf + tb > 0 ? 100.0 * (f + b) / (tf + tb) : 0;
+    if (json) {
+      printf("%s\n    {\"node\": %d, \"name\": ", i ? "," : "", i);
+      rove_json_str(stdout, n->name);
+      printf(", \"op\": \"%s\", \"output\": \"%s\", \"macs\": %.0f, "
+             "\"fwd_ms\": %.4f, \"bwd_ms\": %.4f}",
+             rove_layers[n->op]->name, shp, t[i].macs, f * 1e3, b * 1e3);
+    } else {
+      printf("%-4d %-16.16s %-9s %-13s %9.3f %8.1f %9.3f %8.1f %5.1f%%\n", i,
+             n->name, rove_layers[n->op]->name, shp, f * 1e3, gf, b * 1e3, gb,
+             share);
+    }
+  }
+  if (!json)
+    printf("%-44s %9.3f %8s %9.3f\n", "sum", tf * 1e3, "", tb * 1e3);
+out:
+  free(x);
+  free(t);
+  rove_exec_deinit(&e);
+  return rc;
+}
+
 static int parse_pos(const char *s, double hi, double *out) {
   char *end;
   errno = 0;
@@ -179,16 +251,18 @@ int rove_cmd_bench(int argc, char **argv) {
       {"batch", required_argument, NULL, 'b'},
       {"min-time", required_argument, NULL, 't'},
       {"json", no_argument, NULL, 'j'},
+      {"layers", no_argument, NULL, 'l'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *model = NULL;
   double bd = 100, min_time = 1.0;
-  int json = 0, c;
+  int json = 0, layers = 0, c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
     case 'm': model = optarg; break;
     case 'j': json = 1; break;
+    case 'l': layers = 1; break;
     case 'b':
       if (parse_pos(optarg, 65536, &bd) < 0 || bd != floor(bd)) {
         fprintf(stderr,
@@ -285,7 +359,24 @@ int rove_cmd_bench(int argc, char **argv) {
              figs[i].macs, figs[i].batch, figs[i].fwd_eps, figs[i].fwd_gflops,
              figs[i].step_eps, figs[i].step_gflops);
     }
-    printf("]}\n");
+    printf("]");
+    if (layers) {
+      printf(",\n \"layers_batch\": %d, \"layers\": {", B);
+      for (int i = 0; i < nm; i++) {
+        printf("%s\n  ", i ? "," : "");
+        rove_json_str(stdout, labels[i]);
+        printf(": [");
+        if (print_layers(&models[i], labels[i], B, min_time, 1) < 0) {
+          printf("]}}\n");
+          rove_error_print(stderr);
+          rc = ROVE_EXIT_FAIL;
+          goto out;
+        }
+        printf("]");
+      }
+      printf("}");
+    }
+    printf("}\n");
   } else {
     printf("openblas core %s, %d BLAS thread(s)\n", openblas_get_corename(),
            openblas_get_num_threads());
@@ -305,6 +396,12 @@ int rove_cmd_bench(int argc, char **argv) {
     }
     printf("\nstep = PGD step: forward, CE gradient, backward to the input, "
            "sign step\n");
+    for (int i = 0; layers && i < nm; i++)
+      if (print_layers(&models[i], labels[i], B, min_time, 0) < 0) {
+        rove_error_print(stderr);
+        rc = ROVE_EXIT_FAIL;
+        goto out;
+      }
   }
 out:
   free(g.a);

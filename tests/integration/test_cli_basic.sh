@@ -137,4 +137,13 @@ run 0 "$R" bench --min-time 0.05 --batch 4 --json
 has out '"openblas_core"'
 has out '"sgemm_gflops"'
 has out '"model": "smallcnn", "macs": 9952400, "batch": 4'
+# --layers: one entry per executed node, with its op, shape and MACs
+run 0 "$R" bench --min-time 0.05 --batch 4 --layers --json
+has out '"layers_batch": 4'
+has out '"name": "conv2", "op": "conv", "output": "32x24x24", "macs": 5308416'
+[ "$(grep -o '"node":' "$T/out" | wc -l)" -eq 15 ] ||
+  fail "expected 15 per-node entries for SmallCNN, got $(grep -o '"node":' "$T/out" | wc -l)"
+run 0 "$R" bench --min-time 0.05 --batch 4 --layers
+has out 'smallcnn, per node at batch 4'
+has out 'maxpool'
 echo "test_cli_basic: all checks passed"
