@@ -362,10 +362,11 @@ static void run_kernels(const rove_model *m, int B, int simd, float *z,
 
 /* The AVX2 kernels and the portable ones (what an aarch64 board runs)
  * give the same bits, through every conv path (gathered, packed with
- * padding, the correlation backward, col2im), 2x2 MaxPool, ReLU and the
- * fake-quantizers. On a CPU without AVX2 both runs are portable. */
+ * padding, the correlation backward, col2im), the dense products, 2x2
+ * MaxPool, ReLU and the fake-quantizers. On a CPU without AVX2 both runs
+ * are portable. */
 Test(model, simd_and_portable_kernels_agree_bit_for_bit) {
-  rove_model ms[4];
+  rove_model ms[5];
   cr_assert_eq(rove_arch_smallcnn(&ms[0], 0.5f, 10, 5), 0);
   cr_assert_eq(rove_arch_rescnn(&ms[1], 1.0f, 10, 6), 0);
   float *scale = falloc((size_t)ms[1].n_nodes);
@@ -374,8 +375,13 @@ Test(model, simd_and_portable_kernels_agree_bit_for_bit) {
   cr_assert_eq(rove_arch_quantized(&ms[2], &ms[1], 8, 4, scale), 0);
   free(scale);
   build_dag(&ms[3]);
+  /* Dense products with ragged sizes: 75 inputs (not a multiple of 8),
+   * 37 and 300 features, 9 classes. */
+  int hidden[2] = {37, 300};
+  rove_shape in = {3, {3, 5, 5, 0}};
+  cr_assert_eq(rove_arch_mlp(&ms[4], &in, hidden, 2, 9, 4), 0);
   const int B = 5;
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < 5; i++) {
     size_t d = (size_t)rove_shape_numel(&ms[i].in), N = (size_t)ms[i].n_classes;
     float *z0 = falloc(B * N), *z1 = falloc(B * N);
     float *dx0 = falloc(B * d), *dx1 = falloc(B * d);
