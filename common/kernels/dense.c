@@ -49,38 +49,35 @@ __attribute__((target("avx2,fma"))) static void
 xwt_4x2(int D, const float *x, const float *W, float *y, int O) {
   __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
   __m256 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-  const float *x0 = x, *x1 = x + D, *x2 = x + 2L * D, *x3 = x + 3L * D;
-  const float *w0p = W, *w1p = W + D;
-  int k = 0;
-  for (; k + 8 <= D; k += 8) {
-    __m256 w0 = _mm256_loadu_ps(w0p + k), w1 = _mm256_loadu_ps(w1p + k), v;
-    v = _mm256_loadu_ps(x0 + k);
+  const float *r[6] = {x, x + D, x + 2L * D, x + 3L * D, W, W + D};
+  /* A partial last group of k is copied, zero-padded, into tail so the
+   * one loop body serves it too. */
+  float tail[6][8];
+  for (int k = 0; k < D; k += 8) {
+    const float *p[6];
+    long at = k;
+    if (k + 8 <= D) {
+      for (int t = 0; t < 6; t++)
+        p[t] = r[t];
+    } else {
+      for (int t = 0; t < 6; t++) {
+        for (int l = 0; l < 8; l++)
+          tail[t][l] = k + l < D ? r[t][k + l] : 0.0f;
+        p[t] = tail[t];
+      }
+      at = 0;
+    }
+    __m256 w0 = _mm256_loadu_ps(p[4] + at), w1 = _mm256_loadu_ps(p[5] + at), v;
+    v = _mm256_loadu_ps(p[0] + at);
     a00 = _mm256_fmadd_ps(v, w0, a00);
     a01 = _mm256_fmadd_ps(v, w1, a01);
-    v = _mm256_loadu_ps(x1 + k);
+    v = _mm256_loadu_ps(p[1] + at);
     a10 = _mm256_fmadd_ps(v, w0, a10);
     a11 = _mm256_fmadd_ps(v, w1, a11);
-    v = _mm256_loadu_ps(x2 + k);
+    v = _mm256_loadu_ps(p[2] + at);
     a20 = _mm256_fmadd_ps(v, w0, a20);
     a21 = _mm256_fmadd_ps(v, w1, a21);
-    v = _mm256_loadu_ps(x3 + k);
-    a30 = _mm256_fmadd_ps(v, w0, a30);
-    a31 = _mm256_fmadd_ps(v, w1, a31);
-  }
-  if (k < D) {
-    __m256i m = lanes_below(D - k);
-    __m256 w0 = _mm256_maskload_ps(w0p + k, m),
-           w1 = _mm256_maskload_ps(w1p + k, m), v;
-    v = _mm256_maskload_ps(x0 + k, m);
-    a00 = _mm256_fmadd_ps(v, w0, a00);
-    a01 = _mm256_fmadd_ps(v, w1, a01);
-    v = _mm256_maskload_ps(x1 + k, m);
-    a10 = _mm256_fmadd_ps(v, w0, a10);
-    a11 = _mm256_fmadd_ps(v, w1, a11);
-    v = _mm256_maskload_ps(x2 + k, m);
-    a20 = _mm256_fmadd_ps(v, w0, a20);
-    a21 = _mm256_fmadd_ps(v, w1, a21);
-    v = _mm256_maskload_ps(x3 + k, m);
+    v = _mm256_loadu_ps(p[3] + at);
     a30 = _mm256_fmadd_ps(v, w0, a30);
     a31 = _mm256_fmadd_ps(v, w1, a31);
   }
