@@ -75,6 +75,10 @@ typedef struct writer {
   double range_uj;             /* counters: wrap modulus */
   atomic_int stop;
   atomic_int busy; /* PROF_BUSY: set by the workload */
+  /* The longest the writer went between two writes since the last reset:
+   * on a loaded machine it can be descheduled for milliseconds, and a
+   * sensor file is then that much out of date. */
+  _Atomic double max_gap;
   pthread_t th;
 } writer;
 
@@ -118,6 +122,10 @@ static void *writer_main(void *arg) {
     case OUT_RAPL_UJ: putf(w->file_a, fmod(floor(energy * 1e6), w->range_uj));
     }
     rove_sleep(0.0005);
+    /* The files have held the values for time t until now. */
+    double now = rove_now() - w->t0;
+    if (now - t > atomic_load(&w->max_gap))
+      atomic_store(&w->max_gap, now - t);
   }
   return NULL;
 }
@@ -134,26 +142,43 @@ static void writer_stop(writer *w) {
   pthread_join(w->th, NULL);
 }
 
+/* The profile's highest power, in watts. */
+static double power_max(const writer *w) {
+  switch (w->profile) {
+  case PROF_STEPS: return 6.0;
+  case PROF_BUSY: return 7.0;
+  default: return 4.321;
+  }
+}
+
 /* Samples for `secs`, then checks the energy of an inner window against
- * the profile's exact energy: within 2 %. */
+ * the profile's exact energy: within 2 %, plus what the writer's longest
+ * stall can explain (the files are that stale at each end of the window:
+ * 2 x the highest power x the stall). On a quiet machine the stalls are
+ * well under a millisecond and the bound is the 2 %. */
 static void check_window(rove_sensor *s, writer *w, double period,
                          double secs) {
   rove_sampler sp;
   cr_assert_eq(rove_sampler_start(&sp, s, period), 0, "%s",
                rove_error_message());
   rove_sleep(0.02);
+  atomic_store(&w->max_gap, 0.0);
   double a = rove_now();
   rove_sleep(secs);
   double b = rove_now();
+  double stall = atomic_load(&w->max_gap);
   double e;
   size_t inside;
   cr_assert_eq(rove_sampler_energy(&sp, a, b, &e, &inside), 0, "%s",
                rove_error_message());
   cr_assert_eq(rove_sampler_stop(&sp), 0, "%s", rove_error_message());
   double want = truth(w, a - w->t0, b - w->t0);
-  cr_assert(fabs(e - want) <= 0.02 * want,
-            "%s: measured %.5f J, truth %.5f J (%.2f %%), %zu samples", s->name,
-            e, want, 100 * (e - want) / want, inside);
+  double tol = 0.02 * want + 2 * power_max(w) * stall;
+  cr_assert(fabs(e - want) <= tol,
+            "%s: measured %.5f J, truth %.5f J (%.2f %%; tolerance %.2f %% "
+            "with the writer's longest stall %.1f ms), %zu samples",
+            s->name, e, want, 100 * (e - want) / want, 100 * tol / want,
+            stall * 1e3, inside);
   cr_assert_gt(inside, 50);
   rove_sampler_deinit(&sp);
 }
