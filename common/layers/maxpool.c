@@ -66,6 +66,68 @@ static int window_argmax(const rove_attrs *a, const float *xp, int H, int W,
   return best;
 }
 
+/* window_argmax for the windows ow0 .. ow0 + n - 1 of output row oh
+ * into idx (n <= ARGMAX_ROW). With AVX2, eight windows at a time, one per
+ * lane: each tap is gathered for the eight, and the scan's rule (the
+ * first tap inside the input is taken, later ones when !(v <= best), so a
+ * NaN wins) is applied with compare masks and blends. The scalar scan's
+ * compare-and-branch chain, one window after another, cost ~100 cycles a
+ * window; here eight windows share one chain and nothing branches on the
+ * data. Same taps, same order, same rule: the same winners. */
+#define ARGMAX_ROW 64
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static int
+row_argmax_avx2(const rove_attrs *a, const float *xp, int H, int W, int oh,
+                int ow0, int n, int *idx) {
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i sw = _mm256_set1_epi32(a->sw), wv = _mm256_set1_epi32(W);
+  int h0 = oh * a->sh - a->pt, ow = ow0;
+  for (; ow + 8 <= ow0 + n; ow += 8) {
+    /* Lane l: window ow + l, whose first column is (ow + l)*sw - pl. */
+    __m256i c0 = _mm256_sub_epi32(
+        _mm256_mullo_epi32(_mm256_add_epi32(_mm256_set1_epi32(ow), iota), sw),
+        _mm256_set1_epi32(a->pl));
+    __m256 bv = _mm256_setzero_ps();
+    __m256i best = _mm256_setzero_si256(), started = _mm256_setzero_si256();
+    for (int i = 0; i < a->kh; i++) {
+      int ih = h0 + i * a->dh;
+      if (ih < 0 || ih >= H) /* the same for every lane */
+        continue;
+      for (int j = 0; j < a->kw; j++) {
+        __m256i col = _mm256_add_epi32(c0, _mm256_set1_epi32(j * a->dw));
+        __m256i ok =
+            _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), col),
+                                _mm256_cmpgt_epi32(wv, col));
+        __m256i at = _mm256_add_epi32(_mm256_set1_epi32(ih * W), col);
+        /* Lanes outside the input read nothing (the mask) and get 0. */
+        __m256 v = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), xp, at,
+                                            _mm256_castsi256_ps(ok), 4);
+        __m256i gt = _mm256_castps_si256(_mm256_cmp_ps(v, bv, _CMP_NLE_UQ));
+        __m256i take = _mm256_and_si256(
+            ok, _mm256_or_si256(
+                    gt, _mm256_xor_si256(started, _mm256_set1_epi32(-1))));
+        best = _mm256_blendv_epi8(best, at, take);
+        bv = _mm256_blendv_ps(bv, v, _mm256_castsi256_ps(take));
+        started = _mm256_or_si256(started, ok);
+      }
+    }
+    _mm256_storeu_si256((__m256i *)(void *)(idx + (ow - ow0)), best);
+  }
+  return ow - ow0;
+}
+#endif
+
+static void row_argmax(const rove_attrs *a, const float *xp, int H, int W,
+                       int oh, int ow0, int n, int *idx) {
+  int done = 0;
+#if defined(__x86_64__)
+  if (rove_cpu_simd())
+    done = row_argmax_avx2(a, xp, H, W, oh, ow0, n, idx);
+#endif
+  for (int q = done; q < n; q++)
+    idx[q] = window_argmax(a, xp, H, W, oh, ow0 + q);
+}
+
 /* The common 2x2 stride-2 unpadded case with every window inside the
  * input (not a ceil_mode window hanging over an odd edge), written so it
  * vectorises. */
@@ -100,8 +162,12 @@ static void maxpool_forward(const rove_node *n, const float *p, int B,
       continue;
     }
     for (int oh = 0; oh < OH; oh++)
-      for (int ow = 0; ow < OW; ow++)
-        yp[oh * OW + ow] = xp[window_argmax(a, xp, H, W, oh, ow)];
+      for (int ow0 = 0; ow0 < OW; ow0 += ARGMAX_ROW) {
+        int idx[ARGMAX_ROW], nw = OW - ow0 < ARGMAX_ROW ? OW - ow0 : ARGMAX_ROW;
+        row_argmax(a, xp, H, W, oh, ow0, nw, idx);
+        for (int q = 0; q < nw; q++)
+          yp[oh * OW + ow0 + q] = xp[idx[q]];
+      }
   }
 }
 
@@ -208,13 +274,22 @@ static void maxpool_backward(const rove_node *n, const float *p, int B,
                          dxp + (size_t)(2 * oh) * W, W, OW);
       continue;
     }
+    if (bwd.mode != ROVE_BWD_SMOOTH) {
+      /* In window order, as the scalar scan added them: two windows can
+       * share their winner. */
+      for (int oh = 0; oh < OH; oh++)
+        for (int ow0 = 0; ow0 < OW; ow0 += ARGMAX_ROW) {
+          int idx[ARGMAX_ROW],
+              nw = OW - ow0 < ARGMAX_ROW ? OW - ow0 : ARGMAX_ROW;
+          row_argmax(a, xp, H, W, oh, ow0, nw, idx);
+          for (int q = 0; q < nw; q++)
+            dxp[idx[q]] += dyp[oh * OW + ow0 + q];
+        }
+      continue;
+    }
     for (int oh = 0; oh < OH; oh++)
       for (int ow = 0; ow < OW; ow++) {
         float g = dyp[oh * OW + ow];
-        if (bwd.mode != ROVE_BWD_SMOOTH) {
-          dxp[window_argmax(a, xp, H, W, oh, ow)] += g;
-          continue;
-        }
         /* softmax(beta * window), shifted by the window's max y. */
         float m = yp[oh * OW + ow], z = 0;
         int h0 = oh * a->sh - a->pt, w0 = ow * a->sw - a->pl;
