@@ -1,4 +1,5 @@
-/* fileio.c - whole-file reads shared by every loader. */
+/* fileio.c - whole-file reads shared by every loader, and the end of every
+ * atomic write. */
 #include "common/fileio.h"
 
 #include <errno.h>
@@ -6,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/err.h"
 
@@ -56,5 +58,28 @@ int rove_file_read(const char *path, const char *what, unsigned char **buf,
   b[n] = '\0'; /* n < cap: the loop left room */
   *buf = b;
   *len = n;
+  return 0;
+}
+
+int rove_file_commit(FILE *f, const char *tmp, const char *path,
+                     const char *what) {
+  const char *w = what ? what : "file";
+  errno = 0;
+  int bad = ferror(f);
+  bad |= fflush(f) != 0;
+  bad |= fsync(fileno(f)) != 0;
+  bad |= fclose(f) != 0;
+  if (bad) {
+    int e = errno ? errno : EIO; /* ferror alone leaves errno unset */
+    unlink(tmp);
+    return ROVE_ERR(ROVE_EIO, "%s '%s': write failed: %s", w, path,
+                    strerror(e));
+  }
+  if (rename(tmp, path) != 0) {
+    int e = errno;
+    unlink(tmp);
+    return ROVE_ERR(ROVE_EIO, "%s '%s': rename of '%s' failed: %s", w, path,
+                    tmp, strerror(e));
+  }
   return 0;
 }

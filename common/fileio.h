@@ -1,8 +1,10 @@
-/* fileio.h - reading a whole file into memory, with errors that name it. */
+/* fileio.h - reading a whole file into memory, and finishing an atomic
+ * write, with errors that name the file. */
 #ifndef ROVE_COMMON_FILEIO_H
 #define ROVE_COMMON_FILEIO_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* Reads all of `path` into a malloc'd buffer: *buf (caller frees) holds
  * *len bytes followed by a NUL that *len does not count, so text parsers
@@ -12,5 +14,14 @@
  * prefixes it. On error *buf is NULL and *len 0. */
 int rove_file_read(const char *path, const char *what, unsigned char **buf,
                    size_t *len);
+
+/* Finishes an atomic write: f was opened on `tmp`, a temporary next to
+ * `path`. Checks f for write errors, flushes, fsyncs and closes it, then
+ * renames tmp over path, so path holds either its old contents or all of
+ * the new ones. On any failure tmp is removed and ROVE_EIO returned with a
+ * message naming path (`what` prefixes it, as in rove_file_read). f is
+ * closed in every case. */
+int rove_file_commit(FILE *f, const char *tmp, const char *path,
+                     const char *what);
 
 #endif

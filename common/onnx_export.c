@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
 #include "gen/onnx.pb-c.h"
 
 #define OPSET 13
@@ -708,14 +709,8 @@ int rove_onnx_export(const rove_model *m, const char *path) {
     rc = ROVE_ERR(errno == ENOENT ? ROVE_ENOENT : ROVE_EIO,
                   "%s: cannot create '%s': %s", path, tmp, strerror(errno));
   } else {
-    int bad = fwrite(buf, 1, len, f) != len;
-    bad |= fflush(f) != 0;
-    bad |= fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-      rc = ROVE_ERR(ROVE_EIO, "%s: writing failed: %s", path, strerror(errno));
-      unlink(tmp);
-    }
+    fwrite(buf, 1, len, f); /* a short write sets f's error flag */
+    rc = rove_file_commit(f, tmp, path, "ONNX file");
   }
   free(tmp);
   free(buf);

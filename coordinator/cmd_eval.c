@@ -9,6 +9,7 @@
 
 #include "common/data.h"
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/model.h"
 #include "common/util.h"
 #include "coordinator/cli.h"
@@ -148,14 +149,10 @@ static int run(const eval_opts *o) {
     }
   }
   if (csv) {
-    int bad = ferror(csv);
-    bad |= fclose(csv) != 0;
+    rc = rove_file_commit(csv, tmp, o->logits, "--logits");
     csv = NULL;
-    if (bad || rename(tmp, o->logits) != 0) {
-      rc = ROVE_ERR(ROVE_EIO, "--logits '%s': writing failed: %s", o->logits,
-                    strerror(errno));
+    if (rc < 0)
       goto out;
-    }
   }
   char hex[65];
   rove_model_hash_hex(&m, hex);

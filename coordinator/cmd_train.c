@@ -16,6 +16,7 @@
 #include "common/arch.h"
 #include "common/data.h"
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/format_rove.h"
 #include "common/model.h"
 #include "common/rng.h"
@@ -200,14 +201,7 @@ static int write_log(const char *dir, const rove_train_spec *s, const char *fp,
   fprintf(f, "  \"hash\": \"%s\",\n  \"fingerprint\": ", hex);
   rove_json_str(f, fp);
   fprintf(f, ",\n  \"rove_version\": \"%s\"\n}\n", ROVE_VERSION);
-  int bad = ferror(f);
-  bad |= fclose(f) != 0;
-  if (bad || rename(tmp, path) != 0) {
-    int e = errno;
-    unlink(tmp);
-    return ROVE_ERR(ROVE_EIO, "writing '%s' failed: %s", path, strerror(e));
-  }
-  return 0;
+  return rove_file_commit(f, tmp, path, "training log");
 }
 
 /* Datasets loaded once and reused while consecutive models share specs. */

@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/jobfile.h"
 
 int rove_pareto_front(const double *cost, const double *gain, int n,
@@ -201,17 +202,7 @@ int rove_run_write(const char *dir, const rove_run_info *ri) {
     fprintf(f, "}");
   }
   fprintf(f, "%s]\n}\n", ri->n_models ? "\n  " : "");
-  int bad = ferror(f);
-  bad |= fflush(f) != 0;
-  bad |= fsync(fileno(f)) != 0;
-  bad |= fclose(f) != 0;
-  if (bad) {
-    unlink(tmp);
-    return ROVE_ERR(ROVE_EIO, "%s: write failed: %s", tmp, strerror(errno));
-  }
-  if (rename(tmp, path) != 0)
-    return ROVE_ERR(ROVE_EIO, "%s: rename failed: %s", path, strerror(errno));
-  return 0;
+  return rove_file_commit(f, tmp, path, "run metadata");
 }
 
 /* ---- loading ------------------------------------------------------------ */
@@ -675,17 +666,12 @@ int rove_report_write(const char *dir, const rove_report_opts *o,
   }
   int rc = rove_report_html(&r, o, f);
   rove_report_deinit(&r);
-  int bad = ferror(f);
-  bad |= fflush(f) != 0;
-  bad |= fclose(f) != 0;
-  if (rc || bad) {
+  if (rc) {
+    fclose(f);
     unlink(tmp);
-    if (rc)
-      return rove_error_trace(rc, __FILE__, __LINE__, __func__);
-    return ROVE_ERR(ROVE_EIO, "%s: write failed: %s", tmp, strerror(errno));
+    return rove_error_trace(rc, __FILE__, __LINE__, __func__);
   }
-  if (rename(tmp, path) != 0)
-    return ROVE_ERR(ROVE_EIO, "%s: rename failed: %s", path, strerror(errno));
+  ROVE_TRY(rove_file_commit(f, tmp, path, "report"));
   if (path_out)
     snprintf(path_out, cap, "%s", path);
   return 0;

@@ -6,9 +6,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
 #include "coordinator/hub.h"
 
 const char *rove_verdict_name(int kind) {
@@ -45,17 +45,7 @@ static int close_atomic(FILE *f, const char *tmp, const char *dir,
                         const char *name) {
   char path[4200];
   snprintf(path, sizeof path, "%s/%s", dir, name);
-  int bad = ferror(f);
-  bad |= fflush(f) != 0;
-  bad |= fsync(fileno(f)) != 0;
-  bad |= fclose(f) != 0;
-  if (bad) {
-    unlink(tmp);
-    return ROVE_ERR(ROVE_EIO, "%s: write failed: %s", tmp, strerror(errno));
-  }
-  if (rename(tmp, path) != 0)
-    return ROVE_ERR(ROVE_EIO, "%s: rename failed: %s", path, strerror(errno));
-  return 0;
+  return rove_file_commit(f, tmp, path, "results file");
 }
 
 static void describe_unit(rove_sched *s, const rove_results_axes *ax,

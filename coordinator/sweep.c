@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/format_rove.h"
 #include "coordinator/hub.h"
 #include "coordinator/report.h"
@@ -288,12 +289,14 @@ static int copy_job(const char *from, const char *dir) {
   size_t k;
   while ((k = fread(buf, 1, sizeof buf, in)) > 0)
     fwrite(buf, 1, k, out);
-  int bad = ferror(in) || ferror(out);
+  int bad = ferror(in);
   fclose(in);
-  bad |= fclose(out) != 0;
-  if (bad || rename(tmp, to) != 0)
-    return ROVE_ERR(ROVE_EIO, "%s: cannot write a copy of the job", to);
-  return 0;
+  if (bad) {
+    fclose(out);
+    unlink(tmp);
+    return ROVE_ERR(ROVE_EIO, "%s: read failed", from);
+  }
+  return rove_file_commit(out, tmp, to, "copy of the job");
 }
 
 /* Fails the clean passes of models that did not load, so every unit that

@@ -188,6 +188,48 @@ Test(fileio, reads_whole_file_and_names_it_on_error) {
   rmdir(dir);
 }
 
+/* An atomic write lands whole, replacing the old file; one that cannot
+ * be renamed into place leaves the old file alone, removes its temporary
+ * and names the target. */
+Test(fileio, commit_replaces_atomically_or_not_at_all) {
+  char dir[] = "/tmp/rove-commit-XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  char path[80], tmp[96], bad[96];
+  snprintf(path, sizeof path, "%s/out.txt", dir);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fputs("old\n", f);
+  fclose(f);
+
+  f = fopen(tmp, "w");
+  cr_assert_not_null(f);
+  fputs("new contents\n", f);
+  cr_assert_eq(rove_file_commit(f, tmp, path, "test file"), 0, "%s",
+               rove_error_message());
+  unsigned char *b;
+  size_t n;
+  cr_assert_eq(rove_file_read(path, NULL, &b, &n), 0);
+  cr_assert_str_eq((char *)b, "new contents\n");
+  free(b);
+  cr_assert_neq(access(tmp, F_OK), 0, "the temporary is gone");
+
+  /* The target's directory does not exist: the rename fails. */
+  snprintf(bad, sizeof bad, "%s/missing/out.txt", dir);
+  f = fopen(tmp, "w");
+  cr_assert_not_null(f);
+  fputs("lost\n", f);
+  cr_assert_eq(rove_file_commit(f, tmp, bad, "test file"), ROVE_EIO);
+  cr_assert_not_null(strstr(rove_error_message(), bad));
+  cr_assert_not_null(strstr(rove_error_message(), "test file"));
+  cr_assert_neq(access(tmp, F_OK), 0, "the temporary is removed");
+  cr_assert_eq(rove_file_read(path, NULL, &b, &n), 0);
+  cr_assert_str_eq((char *)b, "new contents\n", "the old file is untouched");
+  free(b);
+  unlink(path);
+  rmdir(dir);
+}
+
 Test(util, parse_int_is_strict) {
   int v = 99;
   cr_assert_eq(rove_parse_int("42", 0, 100, &v), 0);
