@@ -83,3 +83,24 @@ int rove_file_commit(FILE *f, const char *tmp, const char *path,
   }
   return 0;
 }
+
+int rove_mkdirs(const char *path) {
+  char buf[4096];
+  if (!*path)
+    return ROVE_ERR(ROVE_EINVAL, "empty directory name");
+  if (strlen(path) >= sizeof buf)
+    return ROVE_ERR(ROVE_EINVAL, "directory '%s': path too long", path);
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1;; p++) {
+    if (*p && *p != '/')
+      continue;
+    char c = *p;
+    *p = '\0';
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+      return ROVE_ERR(ROVE_EIO, "cannot create directory '%s': %s", buf,
+                      strerror(errno));
+    if (!c)
+      return 0;
+    *p = c;
+  }
+}

@@ -24,4 +24,10 @@ int rove_file_read(const char *path, const char *what, unsigned char **buf,
 int rove_file_commit(FILE *f, const char *tmp, const char *path,
                      const char *what);
 
+/* mkdir -p: creates `path` and any missing parents (mode 0755); an
+ * existing directory is fine. ROVE_EINVAL for an empty path or one of
+ * 4096 bytes or more, ROVE_EIO naming the directory that could not be
+ * made. */
+int rove_mkdirs(const char *path);
+
 #endif

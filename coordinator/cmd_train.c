@@ -50,35 +50,6 @@ static void usage(FILE *f) {
           "  -h, --help       this text\n");
 }
 
-/* Zoo keys accepted as flags (dashes for underscores). */
-static const char *const flag_keys[] = {
-    "arch",     "width",        "hidden",   "variant",  "epochs",
-    "batch",    "optimizer",    "lr",       "momentum", "weight_decay",
-    "beta1",    "beta2",        "schedule", "gamma",    "step_epochs",
-    "eps",      "pgd_steps",    "pgd_step", "bits",     "weight_bits",
-    "act_bits", "qat_fraction", "prune",    "prune_at", "logit_scale",
-    "seed",     "data",         "test",     "n_train",  "n_test",
-    NULL};
-
-static int mkdirs(const char *path) {
-  char buf[1024];
-  if (strlen(path) >= sizeof buf)
-    return ROVE_ERR(ROVE_EINVAL, "output directory '%s': path too long", path);
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1; *p; p++)
-    if (*p == '/') {
-      *p = '\0';
-      if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return ROVE_ERR(ROVE_EIO, "cannot create directory '%s': %s", buf,
-                        strerror(errno));
-      *p = '/';
-    }
-  if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-    return ROVE_ERR(ROVE_EIO, "cannot create directory '%s': %s", buf,
-                    strerror(errno));
-  return 0;
-}
-
 /* A JSON number, or null for NaN and infinities (a diverged run). */
 static void json_num(FILE *f, const char *key, double v, const char *end) {
   if (isfinite(v))
@@ -276,7 +247,7 @@ static int run_zoo(rove_zoo *z, const char *out, const char *only, int force,
   const char *dir = out ? out : z->output[0] ? z->output : "zoo";
   data_cache dc;
   memset(&dc, 0, sizeof dc);
-  int rc = mkdirs(dir), any = 0;
+  int rc = rove_mkdirs(dir), any = 0;
   for (int i = 0; rc == 0 && i < z->n_models; i++) {
     if (only && !in_list(only, z->models[i].name))
       continue;
@@ -373,9 +344,9 @@ int rove_cmd_train(int argc, char **argv) {
     O_JSON,
     O_KEY
   };
-  struct option opts[64];
+  struct option opts[ROVE_ZOO_N_MODEL_KEYS + 16];
   int no = 0;
-  char flagname[40][24];
+  char flagname[ROVE_ZOO_N_MODEL_KEYS][24];
   opts[no++] = (struct option){"out", required_argument, NULL, O_OUT};
   opts[no++] = (struct option){"only", required_argument, NULL, O_ONLY};
   opts[no++] = (struct option){"force", no_argument, NULL, O_FORCE};
@@ -385,8 +356,8 @@ int rove_cmd_train(int argc, char **argv) {
   opts[no++] = (struct option){"steps", required_argument, NULL, O_STEPS};
   opts[no++] = (struct option){"json", no_argument, NULL, O_JSON};
   opts[no++] = (struct option){"help", no_argument, NULL, 'h'};
-  for (int i = 0; flag_keys[i]; i++) {
-    snprintf(flagname[i], sizeof flagname[i], "%s", flag_keys[i]);
+  for (int i = 0; rove_zoo_model_keys[i]; i++) {
+    snprintf(flagname[i], sizeof flagname[i], "%s", rove_zoo_model_keys[i]);
     for (char *p = flagname[i]; *p; p++)
       if (*p == '_')
         *p = '-';
@@ -404,7 +375,7 @@ int rove_cmd_train(int argc, char **argv) {
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     if (c >= O_KEY) {
-      const char *key = flag_keys[c - O_KEY];
+      const char *key = rove_zoo_model_keys[c - O_KEY];
       if (!strcmp(key, "batch"))
         rove_parse_int(optarg, 1, 1 << 16, &bench_batch);
       if (!strcmp(key, "width"))

@@ -255,24 +255,6 @@ static int accept_result(coord *c, rove_unit_result *r) {
   return 0;
 }
 
-static int mkdirs(const char *path) {
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/')
-      continue;
-    *p = '\0';
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-      return ROVE_ERR(ROVE_EIO, "%s: cannot create directory: %s", buf,
-                      strerror(errno));
-    *p = '/';
-  }
-  if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-    return ROVE_ERR(ROVE_EIO, "%s: cannot create directory: %s", buf,
-                    strerror(errno));
-  return 0;
-}
-
 static int copy_job(const char *from, const char *dir) {
   char to[4200], tmp[4200];
   snprintf(to, sizeof to, "%s/job.ini", dir);
@@ -806,7 +788,7 @@ static int start(coord *c) {
     snprintf(c->dir + l, sizeof c->dir - l, "/part%d", o->part);
   }
   ROVE_TRY(rove_sched_init(&c->sched, &c->su.plan));
-  ROVE_TRY(mkdirs(c->dir));
+  ROVE_TRY(rove_mkdirs(c->dir));
   /* Everything that can fail on a bad job or environment goes before the
    * journal is created, so a failed start leaves no journal to refuse. */
   ROVE_TRY(prepare_messages(c));

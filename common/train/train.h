@@ -69,6 +69,12 @@ typedef struct rove_train_spec {
   long n_train, n_test;      /* first n examples only (0: all) */
 } rove_train_spec;
 
+/* Every key a [model] section (or the [zoo] defaults) may set, NULL
+ * terminated; `rove train` takes each as a flag too (dashes for
+ * underscores). */
+#define ROVE_ZOO_N_MODEL_KEYS 30
+extern const char *const rove_zoo_model_keys[ROVE_ZOO_N_MODEL_KEYS + 1];
+
 /* The defaults a zoo file starts from. */
 void rove_train_spec_default(rove_train_spec *s);
 /* A canonical one-line text of every field that changes the trained

@@ -84,8 +84,7 @@ void rove_train_fingerprint(const rove_train_spec *s, char *buf, size_t cap) {
              s->test, s->n_test);
 }
 
-/* Every key a [model] section (or the [zoo] defaults) may set. */
-static const char *const model_keys[] = {
+const char *const rove_zoo_model_keys[ROVE_ZOO_N_MODEL_KEYS + 1] = {
     "arch",     "width",        "hidden",   "variant",  "epochs",
     "batch",    "optimizer",    "lr",       "momentum", "weight_decay",
     "beta1",    "beta2",        "schedule", "gamma",    "step_epochs",
@@ -292,10 +291,10 @@ static int zoo_parse(rove_zoo *z) {
   const rove_ini *ini = &z->ini;
   ROVE_TRY(rove_ini_check_sections(ini, types));
   const rove_ini_section *zs = rove_ini_find(ini, "zoo", NULL);
-  const char *zoo_keys[sizeof model_keys / sizeof model_keys[0] + 1];
+  const char *zoo_keys[ROVE_ZOO_N_MODEL_KEYS + 2];
   size_t nk = 0;
-  for (; model_keys[nk]; nk++)
-    zoo_keys[nk] = model_keys[nk];
+  for (; rove_zoo_model_keys[nk]; nk++)
+    zoo_keys[nk] = rove_zoo_model_keys[nk];
   zoo_keys[nk] = "output";
   zoo_keys[nk + 1] = NULL;
   int nmod = 0;
@@ -307,7 +306,7 @@ static int zoo_parse(rove_zoo *z) {
                               "a second [zoo] section");
       ROVE_TRY(rove_ini_check_keys(ini, s, zoo_keys));
     } else {
-      ROVE_TRY(rove_ini_check_keys(ini, s, model_keys));
+      ROVE_TRY(rove_ini_check_keys(ini, s, rove_zoo_model_keys));
       nmod++;
     }
   }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/arena.h"
@@ -227,6 +228,36 @@ Test(fileio, commit_replaces_atomically_or_not_at_all) {
   cr_assert_str_eq((char *)b, "new contents\n", "the old file is untouched");
   free(b);
   unlink(path);
+  rmdir(dir);
+}
+
+/* mkdir -p: nested and trailing-slash paths, again (already there), and
+ * a file in the way named in the error. */
+Test(fileio, mkdirs_creates_parents_and_names_failures) {
+  char dir[] = "/tmp/rove-mkdirs-XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  char deep[128], file[128], under[160];
+  snprintf(deep, sizeof deep, "%s/a/b/c/", dir);
+  cr_assert_eq(rove_mkdirs(deep), 0, "%s", rove_error_message());
+  cr_assert_eq(rove_mkdirs(deep), 0, "an existing directory is fine");
+  struct stat st;
+  cr_assert_eq(stat(deep, &st), 0);
+  cr_assert(S_ISDIR(st.st_mode));
+  snprintf(file, sizeof file, "%s/a/f", dir);
+  FILE *f = fopen(file, "w");
+  cr_assert_not_null(f);
+  fclose(f);
+  snprintf(under, sizeof under, "%s/g/h", file);
+  cr_assert_eq(rove_mkdirs(under), ROVE_EIO);
+  cr_assert_not_null(strstr(rove_error_message(), file));
+  cr_assert_eq(rove_mkdirs(""), ROVE_EINVAL);
+  unlink(file);
+  snprintf(under, sizeof under, "%s/a/b/c", dir);
+  rmdir(under);
+  snprintf(under, sizeof under, "%s/a/b", dir);
+  rmdir(under);
+  snprintf(under, sizeof under, "%s/a", dir);
+  rmdir(under);
   rmdir(dir);
 }
 
