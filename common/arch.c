@@ -1,5 +1,5 @@
-/* arch.c - reference architectures (SmallCNN, MLP) built with the graph
- * builder, with seeded He-uniform weights. */
+/* arch.c - reference architectures (SmallCNN, MLP, a small residual CNN)
+ * built with the graph builder, with seeded He-uniform weights. */
 #include "common/arch.h"
 
 #include <math.h>
@@ -38,10 +38,13 @@ static int scaled(int base, float w) {
   return v < 1 ? 1 : v;
 }
 
-static int add_conv(rove_model *m, const char *name, int in, int out, int *id) {
+/* A 3x3 convolution with bias, `pad` zeros on every side. */
+static int add_conv(rove_model *m, const char *name, int in, int out, int pad,
+                    int *id) {
   rove_attrs a;
   rove_attrs_default(&a);
   a.kh = a.kw = 3;
+  a.pt = a.pl = a.pb = a.pr = pad;
   a.out = out;
   a.has_bias = 1;
   return rove_model_add(m, ROVE_OP_CONV, name, &in, 1, &a, id);
@@ -69,14 +72,14 @@ static int add_simple(rove_model *m, int op, const char *name, int in,
 
 static int build_smallcnn(rove_model *m, float w, int n_classes) {
   int c1 = scaled(32, w), c2 = scaled(64, w), f = scaled(200, w), id;
-  ROVE_TRY(add_conv(m, "conv1", ROVE_INPUT, c1, &id));
+  ROVE_TRY(add_conv(m, "conv1", ROVE_INPUT, c1, 0, &id));
   ROVE_TRY(add_simple(m, ROVE_OP_RELU, "relu1", id, &id));
-  ROVE_TRY(add_conv(m, "conv2", id, c1, &id));
+  ROVE_TRY(add_conv(m, "conv2", id, c1, 0, &id));
   ROVE_TRY(add_simple(m, ROVE_OP_RELU, "relu2", id, &id));
   ROVE_TRY(add_simple(m, ROVE_OP_MAXPOOL, "pool1", id, &id));
-  ROVE_TRY(add_conv(m, "conv3", id, c2, &id));
+  ROVE_TRY(add_conv(m, "conv3", id, c2, 0, &id));
   ROVE_TRY(add_simple(m, ROVE_OP_RELU, "relu3", id, &id));
-  ROVE_TRY(add_conv(m, "conv4", id, c2, &id));
+  ROVE_TRY(add_conv(m, "conv4", id, c2, 0, &id));
   ROVE_TRY(add_simple(m, ROVE_OP_RELU, "relu4", id, &id));
   ROVE_TRY(add_simple(m, ROVE_OP_MAXPOOL, "pool2", id, &id));
   /* linear flattens its input per example: no explicit Flatten node. */
@@ -86,6 +89,38 @@ static int build_smallcnn(rove_model *m, float w, int n_classes) {
   ROVE_TRY(add_simple(m, ROVE_OP_RELU, "relu6", id, &id));
   ROVE_TRY(add_linear(m, "fc3", id, n_classes, &id));
   return 0;
+}
+
+/* conv, ReLU, conv, Add(input), ReLU. */
+static int add_block(rove_model *m, const char *tag, int in, int c, int *id) {
+  char n[32];
+  int x;
+  snprintf(n, sizeof n, "%s_conv1", tag);
+  ROVE_TRY(add_conv(m, n, in, c, 1, &x));
+  snprintf(n, sizeof n, "%s_relu1", tag);
+  ROVE_TRY(add_simple(m, ROVE_OP_RELU, n, x, &x));
+  snprintf(n, sizeof n, "%s_conv2", tag);
+  ROVE_TRY(add_conv(m, n, x, c, 1, &x));
+  rove_attrs a;
+  rove_attrs_default(&a);
+  int ins[2] = {x, in};
+  snprintf(n, sizeof n, "%s_add", tag);
+  ROVE_TRY(rove_model_add(m, ROVE_OP_ADD, n, ins, 2, &a, &x));
+  snprintf(n, sizeof n, "%s_relu2", tag);
+  return add_simple(m, ROVE_OP_RELU, n, x, id);
+}
+
+static int build_rescnn(rove_model *m, float w, int n_classes) {
+  int c = scaled(16, w), id;
+  ROVE_TRY(add_conv(m, "stem", ROVE_INPUT, c, 1, &id));
+  ROVE_TRY(add_simple(m, ROVE_OP_RELU, "stem_relu", id, &id));
+  ROVE_TRY(add_block(m, "block1", id, c, &id));
+  ROVE_TRY(add_simple(m, ROVE_OP_MAXPOOL, "pool1", id, &id));
+  ROVE_TRY(add_conv(m, "widen", id, 2 * c, 1, &id));
+  ROVE_TRY(add_simple(m, ROVE_OP_RELU, "widen_relu", id, &id));
+  ROVE_TRY(add_block(m, "block2", id, 2 * c, &id));
+  ROVE_TRY(add_simple(m, ROVE_OP_MAXPOOL, "pool2", id, &id));
+  return add_linear(m, "fc", id, n_classes, &id);
 }
 
 static int finish(rove_model *m, uint64_t seed) {
@@ -111,6 +146,27 @@ int rove_arch_smallcnn(rove_model *m, float width_mult, int n_classes,
   }
   if ((rc = rove_model_init(m, &in)) < 0 ||
       (rc = build_smallcnn(m, width_mult, n_classes)) < 0 ||
+      (rc = finish(m, seed)) < 0) {
+    rove_model_deinit(m);
+    return rove_error_trace(rc, __FILE__, __LINE__, __func__);
+  }
+  return 0;
+}
+
+int rove_arch_rescnn(rove_model *m, float width_mult, int n_classes,
+                     uint64_t seed) {
+  rove_shape in = {3, {1, 28, 28, 0}};
+  int rc;
+  memset(m, 0, sizeof *m);
+  if (!(width_mult > 0) || width_mult > 64)
+    return ROVE_ERR(ROVE_EINVAL,
+                    "residual CNN width multiplier %g (expected > 0)",
+                    (double)width_mult);
+  if (n_classes < 2)
+    return ROVE_ERR(ROVE_EINVAL, "residual CNN with %d classes (expected >= 2)",
+                    n_classes);
+  if ((rc = rove_model_init(m, &in)) < 0 ||
+      (rc = build_rescnn(m, width_mult, n_classes)) < 0 ||
       (rc = finish(m, seed)) < 0) {
     rove_model_deinit(m);
     return rove_error_trace(rc, __FILE__, __LINE__, __func__);

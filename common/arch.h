@@ -1,5 +1,6 @@
 /* arch.h - reference architectures built with the graph builder (SmallCNN,
- * MLP) with seeded He-uniform weights, for benchmarks, tests and demos. */
+ * MLP, a small residual CNN) with seeded He-uniform weights, for
+ * benchmarks, tests, demos and the model zoo. */
 #ifndef ROVE_COMMON_ARCH_H
 #define ROVE_COMMON_ARCH_H
 
@@ -26,6 +27,15 @@ int rove_arch_smallcnn(rove_model *m, float width_mult, int n_classes,
  * rove_arch_smallcnn. `in` and `hidden` are borrowed. */
 int rove_arch_mlp(rove_model *m, const rove_shape *in, const int *hidden,
                   int n_hidden, int n_classes, uint64_t seed);
+
+/* A small residual CNN for 28x28x1 inputs, c = round(16 * width_mult):
+ * conv 1->c 3x3 pad 1, ReLU; residual block (conv c->c, ReLU, conv c->c,
+ * Add with the block input, ReLU); maxpool 2; conv c->2c, ReLU; residual
+ * block at 2c; maxpool 2; fc 2c*7*7 -> n_classes. Weights He-uniform keyed
+ * by (seed, node) as in rove_arch_smallcnn. `m` is uninitialised on entry;
+ * finalized on success (the caller frees it), deinitialised on error. */
+int rove_arch_rescnn(rove_model *m, float width_mult, int n_classes,
+                     uint64_t seed);
 
 /* Fills node `id`'s weights He-uniformly (fan-in from its shape) and its
  * bias with 0, keyed by (seed, id). For conv and linear nodes; other nodes

@@ -1,20 +1,13 @@
-/* arch_zoo.h - architectures of the model zoo beyond common/arch.h: a small
- * residual CNN, and the quantized (fake-quant) form of any model. */
+/* arch_zoo.h - the quantized (fake-quant) form of any model, for the
+ * model zoo; the zoo's architectures themselves are in common/arch.h
+ * (included here for them). */
 #ifndef ROVE_COMMON_ARCH_ZOO_H
 #define ROVE_COMMON_ARCH_ZOO_H
 
 #include <stdint.h>
 
+#include "common/arch.h"
 #include "common/model.h"
-
-/* A small residual CNN for 28x28x1 inputs, c = round(16 * width_mult):
- * conv 1->c 3x3 pad 1, ReLU; residual block (conv c->c, ReLU, conv c->c,
- * Add with the block input, ReLU); maxpool 2; conv c->2c, ReLU; residual
- * block at 2c; maxpool 2; fc 2c*7*7 -> n_classes. Weights He-uniform keyed
- * by (seed, node) as in rove_arch_smallcnn. `m` is uninitialised on entry;
- * finalized on success (the caller frees it), deinitialised on error. */
-int rove_arch_rescnn(rove_model *m, float width_mult, int n_classes,
-                     uint64_t seed);
 
 /* Copies `src` (finalized, borrowed) into `dst` (uninitialised) with
  * fake-quant nodes inserted: on the model input when in_bits > 0 (levels
