@@ -28,29 +28,13 @@ import time
 
 try:
     import torch
-    import torch.nn as nn
     import torch.nn.functional as F
 except ImportError:
     sys.exit("pytorch_pgd_step.py: PyTorch is not installed "
              "(apt-get install python3-torch; run with /usr/bin/python3)")
 
-
-def small_cnn(width=1.0, classes=10):
-    """SmallCNN as rove_arch_smallcnn builds it (unpadded 3x3 convs)."""
-    c1, c2 = int(32 * width), int(64 * width)
-    h = int(200 * width)
-    return nn.Sequential(
-        nn.Conv2d(1, c1, 3), nn.ReLU(), nn.Conv2d(c1, c1, 3), nn.ReLU(),
-        nn.MaxPool2d(2), nn.Conv2d(c1, c2, 3), nn.ReLU(),
-        nn.Conv2d(c2, c2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(c2 * 16, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(),
-        nn.Linear(h, classes))
-
-
-def macs(width=1.0, classes=10):
-    c1, c2, h = int(32 * width), int(64 * width), int(200 * width)
-    return (26 * 26 * c1 * 9 + 24 * 24 * c1 * c1 * 9 + 10 * 10 * c2 * c1 * 9
-            + 8 * 8 * c2 * c2 * 9 + c2 * 16 * h + h * h + h * classes)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from smallcnn_torch import macs, small_cnn  # noqa: E402
 
 
 def time_it(fn, min_time):

@@ -30,17 +30,8 @@ except ImportError:
     sys.exit("pytorch_train_step.py: PyTorch is not installed "
              "(apt-get install python3-torch; run with /usr/bin/python3)")
 
-
-def small_cnn(width=1.0, classes=10):
-    """SmallCNN as rove_arch_smallcnn builds it (unpadded 3x3 convs)."""
-    c1, c2 = max(1, round(32 * width)), max(1, round(64 * width))
-    h = max(1, round(200 * width))
-    return nn.Sequential(
-        nn.Conv2d(1, c1, 3), nn.ReLU(), nn.Conv2d(c1, c1, 3), nn.ReLU(),
-        nn.MaxPool2d(2), nn.Conv2d(c1, c2, 3), nn.ReLU(),
-        nn.Conv2d(c2, c2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(c2 * 16, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(),
-        nn.Linear(h, classes))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from smallcnn_torch import small_cnn  # noqa: E402
 
 
 def torch_round(width, batch, steps):
