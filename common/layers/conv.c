@@ -282,172 +282,67 @@ static void pack_cols(const conv_geom *g, const float *x, size_t bstride,
   }
 }
 
-/* The stride-1 col2im of one input row: xr[w] gets, for each kernel
- * column jj in order, s[jj][w - woff[jj]] where that column index lies in
- * [0, OW). The terms of one element are summed in a register in the
- * order jj = 0, 1, ... and stored once: the same additions, in the same
- * order, as kw passes of xr[woff + ow] += s[ow], without those passes'
- * loads of partly overwritten vectors (store-forwarding stalls, which
- * made col2im cost a third of the backward's GEMM). [lo, hi) are the
- * columns every tap covers (see col2im_span). */
-typedef struct col2im_span {
-  int kw, W, OW, lo, hi;
-  int woff[ROVE_CONV_MAX_KW];
-  int avx2;
-} col2im_span;
-
-static void col2im_span_of(const conv_geom *g, col2im_span *sp) {
-  sp->kw = g->kw;
-  sp->W = g->W;
-  sp->OW = g->OW;
-  sp->lo = 0;
-  sp->hi = g->W;
-  for (int jj = 0; jj < g->kw; jj++) {
-    sp->woff[jj] = jj * g->dw - g->pl;
-    if (sp->woff[jj] > sp->lo)
-      sp->lo = sp->woff[jj];
-    if (sp->woff[jj] + g->OW < sp->hi)
-      sp->hi = sp->woff[jj] + g->OW;
-  }
-  if (sp->hi < sp->lo)
-    sp->hi = sp->lo;
-  sp->avx2 = 0;
 #if defined(__x86_64__)
-  sp->avx2 = g->W >= 8 && g->kw <= ROVE_CONV_MAX_KW && rove_cpu_simd();
-#endif
-}
-
-#if defined(__x86_64__)
-/* Columns [from, to) of the row through the 8-column block at base
- * (base + 8 <= W): the terms come through masked loads (a masked-out lane
- * reads nothing and adds +0, which differs from skipping the term only in
- * the sign of a zero), and lanes outside [from, to) are stored back with
- * their own bits. xr itself is read and written whole: masked stores are
- * slow and do not forward to the next load. */
-__attribute__((target("avx2"))) static inline void
-col2im_edge_avx2(float *xr, const col2im_span *sp, const float *const *s,
-                 int nt, int base, int from, int to) {
-  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  __m256i col = _mm256_add_epi32(_mm256_set1_epi32(base), iota);
-  __m256i act =
-      _mm256_and_si256(_mm256_cmpgt_epi32(col, _mm256_set1_epi32(from - 1)),
-                       _mm256_cmpgt_epi32(_mm256_set1_epi32(to), col));
-  __m256 x0 = _mm256_loadu_ps(xr + base), v = x0;
-  __m256i ok[ROVE_CONV_MAX_KW];
-  for (int jj = 0; jj < sp->kw; jj++) {
-    __m256i ow = _mm256_sub_epi32(col, _mm256_set1_epi32(sp->woff[jj]));
+/* col2im_rows for stride 1 along the width, with AVX2. The chunk is taken
+ * input row by input row: the terms an input row (b, c, ih) gets from the
+ * chunk's output rows, in ascending row and then kernel-column order,
+ * are summed in registers and the row is loaded and stored once per
+ * chunk, where kw read-modify-write passes of xr[woff + ow] += s[ow]
+ * would each load vectors the previous pass had just partly stored
+ * (store-forwarding stalls, which made col2im cost a third of the
+ * backward's GEMM). Each element gets its terms in the order the scalar
+ * scatter gives them, so the same bits.
+ *
+ * Each row is cut into 8-column blocks at 0, 8, 16, ...; the last may
+ * reach past the row (its extra lanes are stored back unchanged, and a
+ * block that would pass dx_end is done in scalar code). A block every tap
+ * covers is plain loads; an edge block loads through per-tap masks (a
+ * masked-out lane adds +0, which differs from skipping the term only in
+ * the sign of a zero, and dx never holds -0), built once per chunk for
+ * the first C2I_BLOCKS blocks. Rows are visited channel-inner, so the
+ * next row of a plane, whose first lanes the last block just stored back,
+ * comes several rows later rather than at once. */
+#define C2I_BLOCKS 8
+__attribute__((target("avx2"))) static void c2i_masks(int base, int W, int OW,
+                                                      int kw, const int *woff,
+                                                      __m256i *act,
+                                                      __m256i *ok) {
+  __m256i col = _mm256_add_epi32(_mm256_set1_epi32(base),
+                                 _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  *act = _mm256_cmpgt_epi32(_mm256_set1_epi32(W), col);
+  for (int jj = 0; jj < kw; jj++) {
+    __m256i ow = _mm256_sub_epi32(col, _mm256_set1_epi32(woff[jj]));
     ok[jj] = _mm256_and_si256(
-        act,
-        _mm256_and_si256(_mm256_cmpgt_epi32(ow, _mm256_set1_epi32(-1)),
-                         _mm256_cmpgt_epi32(_mm256_set1_epi32(sp->OW), ow)));
+        *act, _mm256_and_si256(_mm256_cmpgt_epi32(ow, _mm256_set1_epi32(-1)),
+                               _mm256_cmpgt_epi32(_mm256_set1_epi32(OW), ow)));
   }
-  for (int t = 0; t < nt; t += sp->kw)
-    for (int jj = 0; jj < sp->kw; jj++) {
-      /* Lanes outside the row are masked and never read, but the block's
-       * start may lie before s[t + jj]: form the address as an integer. */
-      const float *at =
-          (const float *)((uintptr_t)s[t + jj] +
-                          (uintptr_t)((intptr_t)(base - sp->woff[jj]) *
-                                      (intptr_t)sizeof(float)));
-      v = _mm256_add_ps(v, _mm256_maskload_ps(at, ok[jj]));
-    }
-  _mm256_storeu_ps(xr + base,
-                   _mm256_blendv_ps(x0, v, _mm256_castsi256_ps(act)));
 }
 
 __attribute__((target("avx2"))) static void
-col2im_row_avx2(float *xr, const col2im_span *sp, const float *const *s,
-                int nt) {
-  int W = sp->W, w = 0;
-  while (w < sp->lo) {
-    int base = w < W - 8 ? w : W - 8,
-        to = base + 8 < sp->lo ? base + 8 : sp->lo;
-    col2im_edge_avx2(xr, sp, s, nt, base, w, to);
-    w = to;
-  }
-  for (; w + 8 <= sp->hi; w += 8) {
-    __m256 v = _mm256_loadu_ps(xr + w);
-    for (int t = 0; t < nt; t += sp->kw)
-      for (int jj = 0; jj < sp->kw; jj++)
-        v = _mm256_add_ps(v, _mm256_loadu_ps(s[t + jj] + w - sp->woff[jj]));
-    _mm256_storeu_ps(xr + w, v);
-  }
-  while (w < W) {
-    int base = w < W - 8 ? w : W - 8;
-    col2im_edge_avx2(xr, sp, s, nt, base, w, base + 8);
-    w = base + 8;
-  }
-}
-#endif
-
-static void col2im_row_s1(float *xr, const col2im_span *sp,
-                          const float *const *s, int nt) {
-#if defined(__x86_64__)
-  if (sp->avx2) {
-    col2im_row_avx2(xr, sp, s, nt);
-    return;
-  }
-#endif
-  for (int w = 0; w < sp->W; w++) {
-    float v = xr[w];
-    for (int t = 0; t < nt; t += sp->kw)
-      for (int jj = 0; jj < sp->kw; jj++) {
-        int ow = w - sp->woff[jj];
-        if (ow >= 0 && ow < sp->OW)
-          v += s[t + jj][ow];
-      }
-    xr[w] = v;
-  }
-}
-
-#if defined(__x86_64__)
-/* col2im_rows' stride-1 path for rows of at most 64 columns and kernels
- * at most 8 wide, with everything that depends only on the column
- * precomputed for the chunk: each row is cut into 8-column blocks at 0,
- * 8, 16, ... (the last may reach past the row: its extra lanes are
- * stored back unchanged, and a block that would pass dx_end is done in
- * scalar code), and each block's per-tap load masks are built once. Rows
- * are visited channel-inner, so the next row of a plane, whose first
- * lanes the last block just stored back, comes several rows later rather
- * than at once (a load that partly overlaps a recent store stalls). Each
- * element gets its terms in the order of col2im_row_s1, so the same
- * bits. Returns 0 (having done nothing) when the geometry does not fit. */
-#define C2I_BLOCKS 8
-__attribute__((target("avx2"))) static int
 col2im_rows_avx2(const conv_geom *g, const float *dcol, long ldc, int gr0,
                  int nrows, float *dx, size_t bstride, int c0, int c1,
                  const float *dx_end) {
   int W = g->W, OW = g->OW, kw = g->kw, khw = g->kh * g->kw;
-  int nblk = (W + 7) / 8;
-  if (g->sh != 1 || kw > 8 || nblk > C2I_BLOCKS || khw > ROVE_CONV_MAX_TAPS)
-    return 0;
-  __m256i act[C2I_BLOCKS], ok[C2I_BLOCKS][8];
-  int full[C2I_BLOCKS], inner[C2I_BLOCKS], woff[8];
-  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  for (int jj = 0; jj < kw; jj++)
+  int nblk = (W + 7) / 8, woff[ROVE_CONV_MAX_KW], lo = 0, hi = W;
+  for (int jj = 0; jj < kw; jj++) {
     woff[jj] = jj * g->dw - g->pl;
-  for (int k = 0; k < nblk; k++) {
-    __m256i col = _mm256_add_epi32(_mm256_set1_epi32(8 * k), iota);
-    act[k] = _mm256_cmpgt_epi32(_mm256_set1_epi32(W), col);
-    full[k] = 8 * k + 8 <= W;
-    inner[k] = full[k];
-    for (int jj = 0; jj < kw; jj++) {
-      __m256i ow = _mm256_sub_epi32(col, _mm256_set1_epi32(woff[jj]));
-      ok[k][jj] = _mm256_and_si256(
-          act[k],
-          _mm256_and_si256(_mm256_cmpgt_epi32(ow, _mm256_set1_epi32(-1)),
-                           _mm256_cmpgt_epi32(_mm256_set1_epi32(OW), ow)));
-      if (_mm256_movemask_ps(_mm256_castsi256_ps(ok[k][jj])) != 0xFF)
-        inner[k] = 0;
-    }
+    lo = woff[jj] > lo ? woff[jj] : lo;
+    hi = woff[jj] + OW < hi ? woff[jj] + OW : hi;
   }
+  /* Masks of the first blocks' edge blocks, built once. */
+  __m256i act[C2I_BLOCKS], ok[C2I_BLOCKS][ROVE_CONV_MAX_KW];
+  for (int k = 0; k < nblk && k < C2I_BLOCKS; k++)
+    c2i_masks(8 * k, W, OW, kw, woff, &act[k], ok[k]);
   long off[ROVE_CONV_MAX_TAPS];
   int tj[ROVE_CONV_MAX_TAPS];
   int gr1 = gr0 + nrows;
   for (int b = gr0 / g->OH; b <= (gr1 - 1) / g->OH; b++) {
+    /* This example's output rows in the chunk, and the input rows they
+     * read. */
     int oh0 = b * g->OH < gr0 ? gr0 - b * g->OH : 0;
     int oh1 = (b + 1) * g->OH <= gr1 ? g->OH : gr1 - b * g->OH;
-    int ih0 = oh0 - g->pt, ih1 = (oh1 - 1) - g->pt + (g->kh - 1) * g->dh + 1;
+    int ih0 = oh0 * g->sh - g->pt,
+        ih1 = (oh1 - 1) * g->sh - g->pt + (g->kh - 1) * g->dh + 1;
     if (ih0 < 0)
       ih0 = 0;
     if (ih1 > g->H)
@@ -458,7 +353,10 @@ col2im_rows_avx2(const conv_geom *g, const float *dcol, long ldc, int gr0,
        * output rows); channel c's are (c - c0) * khw rows of dcol on. */
       int nt = 0;
       for (int i = g->kh - 1; i >= 0; i--) {
-        int oh = ih + g->pt - i * g->dh;
+        int num = ih + g->pt - i * g->dh;
+        if (num < 0 || num % g->sh)
+          continue;
+        int oh = num / g->sh;
         if (oh < oh0 || oh >= oh1)
           continue;
         long t = (long)b * g->OH + oh - gr0;
@@ -475,6 +373,8 @@ col2im_rows_avx2(const conv_geom *g, const float *dcol, long ldc, int gr0,
          * dcol they are masked out of. */
         uintptr_t sc = (uintptr_t)dcol + (uintptr_t)((long)(c - c0) * khw *
                                                      ldc * (long)sizeof(float));
+#define C2I_AT(q, w)                                                           \
+  ((const float *)(sc + (uintptr_t)((off[q] + (w)) * (long)sizeof(float))))
         for (int k = 0; k < nblk; k++) {
           int base = 8 * k;
           if (xr + base + 8 > dx_end) {
@@ -483,101 +383,56 @@ col2im_rows_avx2(const conv_geom *g, const float *dcol, long ldc, int gr0,
               for (int q = 0; q < nt; q++) {
                 int ow = w - woff[tj[q]];
                 if (ow >= 0 && ow < OW)
-                  v += ((const float *)(sc +
-                                        (uintptr_t)((off[q] + w) *
-                                                    (long)sizeof(float))))[0];
+                  v += *C2I_AT(q, w);
               }
               xr[w] = v;
             }
             continue;
           }
           __m256 x0 = _mm256_loadu_ps(xr + base), v = x0;
-          if (inner[k])
+          if (base >= lo && base + 8 <= hi) { /* every tap covers it */
             for (int q = 0; q < nt; q++)
-              v = _mm256_add_ps(
-                  v,
-                  _mm256_loadu_ps(
-                      (const float *)(sc + (uintptr_t)((off[q] + base) *
-                                                       (long)sizeof(float)))));
-          else
-            for (int q = 0; q < nt; q++)
-              v = _mm256_add_ps(
-                  v, _mm256_maskload_ps(
-                         (const float *)(sc + (uintptr_t)((off[q] + base) *
-                                                          (long)sizeof(float))),
-                         ok[k][tj[q]]));
-          if (!full[k])
-            v = _mm256_blendv_ps(x0, v, _mm256_castsi256_ps(act[k]));
-          _mm256_storeu_ps(xr + base, v);
+              v = _mm256_add_ps(v, _mm256_loadu_ps(C2I_AT(q, base)));
+            _mm256_storeu_ps(xr + base, v);
+            continue;
+          }
+          __m256i a1, o1[ROVE_CONV_MAX_KW];
+          const __m256i *a = &act[k < C2I_BLOCKS ? k : 0];
+          const __m256i *o = ok[k < C2I_BLOCKS ? k : 0];
+          if (k >= C2I_BLOCKS) {
+            c2i_masks(base, W, OW, kw, woff, &a1, o1);
+            a = &a1;
+            o = o1;
+          }
+          for (int q = 0; q < nt; q++)
+            v = _mm256_add_ps(v, _mm256_maskload_ps(C2I_AT(q, base), o[tj[q]]));
+          _mm256_storeu_ps(xr + base,
+                           _mm256_blendv_ps(x0, v, _mm256_castsi256_ps(*a)));
         }
+#undef C2I_AT
       }
     }
   }
-  return 1;
 }
 #endif
 
 /* The adjoint of pack_cols for one chunk: dx += scatter(dcol), with dcol
- * R x (nrows*OW) at row stride ldc. Terms reach each dx element in the
+ * R x (nrows*OW) at row stride ldc (its row 0 is channel c0's first
+ * tap), for input channels [c0, c1). Terms reach each dx element in the
  * order (global row, r) whatever the chunking. dx: the group's first
- * channel of example 0; examples are bstride apart.
- *
- * With stride 1 along the width, the chunk is taken input row by input
- * row: the terms an input row (b, c, ih) gets from the chunk's output
- * rows, in ascending row and then tap order, are summed in registers
- * (col2im_row_s1), so each dx row is loaded and stored once per chunk
- * rather than once per kernel tap. The order of the terms is the one
- * above, so the bits are too. */
+ * channel of example 0; examples are bstride apart; dx_end: the end of
+ * the whole buffer. */
 static void col2im_rows(const conv_geom *g, const float *dcol, long ldc,
                         int gr0, int nrows, float *dx, size_t bstride, int c0,
                         int c1, const float *dx_end) {
 #if defined(__x86_64__)
-  if (g->sw == 1 && rove_cpu_simd() &&
-      col2im_rows_avx2(g, dcol, ldc, gr0, nrows, dx, bstride, c0, c1, dx_end))
-    return;
-#else
-  (void)dx_end;
-#endif
   if (g->sw == 1 && g->kw <= ROVE_CONV_MAX_KW &&
-      g->kh * g->kw <= ROVE_CONV_MAX_TAPS) {
-    const float *s[ROVE_CONV_MAX_TAPS];
-    col2im_span sp;
-    col2im_span_of(g, &sp);
-    int gr1 = gr0 + nrows;
-    for (int b = gr0 / g->OH; b <= (gr1 - 1) / g->OH; b++) {
-      /* This example's output rows in the chunk, and the input rows they
-       * read. */
-      int oh0 = b * g->OH < gr0 ? gr0 - b * g->OH : 0;
-      int oh1 = (b + 1) * g->OH <= gr1 ? g->OH : gr1 - b * g->OH;
-      int ih0 = oh0 * g->sh - g->pt,
-          ih1 = (oh1 - 1) * g->sh - g->pt + (g->kh - 1) * g->dh + 1;
-      if (ih0 < 0)
-        ih0 = 0;
-      if (ih1 > g->H)
-        ih1 = g->H;
-      float *dxb = dx + (size_t)b * bstride;
-      for (int c = c0; c < c1; c++)
-        for (int ih = ih0; ih < ih1; ih++) {
-          int nt = 0;
-          /* Kernel rows from the last down: ascending output rows. */
-          for (int i = g->kh - 1; i >= 0; i--) {
-            int num = ih + g->pt - i * g->dh;
-            if (num < 0 || num % g->sh)
-              continue;
-            int oh = num / g->sh;
-            if (oh < oh0 || oh >= oh1)
-              continue;
-            long t = (long)b * g->OH + oh - gr0;
-            int r = ((c - c0) * g->kh + i) * g->kw;
-            for (int jj = 0; jj < g->kw; jj++)
-              s[nt++] = dcol + (long)(r + jj) * ldc + t * g->OW;
-          }
-          if (nt)
-            col2im_row_s1(dxb + ((size_t)c * g->H + ih) * g->W, &sp, s, nt);
-        }
-    }
+      g->kh * g->kw <= ROVE_CONV_MAX_TAPS && rove_cpu_simd()) {
+    col2im_rows_avx2(g, dcol, ldc, gr0, nrows, dx, bstride, c0, c1, dx_end);
     return;
   }
+#endif
+  (void)dx_end;
   for (int t = 0; t < nrows; t++) {
     int b = (gr0 + t) / g->OH, oh = (gr0 + t) % g->OH;
     float *dxb = dx + (size_t)b * bstride;
