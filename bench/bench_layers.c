@@ -8,9 +8,7 @@
 
 #include "common/arch.h"
 #include "common/err.h"
-#include "common/layer.h"
 #include "common/model.h"
-#include "common/profile.h"
 #include "common/rng.h"
 
 /* Prints figures only: speed is never asserted (STYLE.md). Run with
@@ -99,55 +97,20 @@ static double sgemm_gflops(int M, int N, int K, double budget) {
   return 2.0 * M * N * K / best * 1e-9;
 }
 
-/* Per-node forward and backward-to-input times at batch B: where a PGD
- * step's time goes (rove_exec_profile). */
-static int layer_profile(rove_exec *e, int B, const float *x, double budget) {
-  const rove_model *m = e->m;
-  rove_node_time *t = calloc((size_t)m->n_nodes, sizeof *t);
-  if (!t || rove_exec_profile(e, B, x, budget, t) < 0) {
-    free(t);
-    return -1;
-  }
-  printf("\nper node at batch %d (ms per batch; backward = to the input)\n", B);
-  printf("%-4s %-10s %-14s %9s %9s %9s %9s\n", "node", "op", "output", "fwd ms",
-         "fwd GF/s", "bwd ms", "bwd GF/s");
-  double tf = 0, tb = 0;
-  for (int i = 0; i <= m->output; i++) {
-    const rove_node *n = &m->nodes[i];
-    double f = t[i].fwd_s, b = t[i].bwd_s;
-    tf += f;
-    tb += b;
-    char shp[32];
-    snprintf(shp, sizeof shp, "%dx%dx%d", n->out.d[0],
-             n->out.rank > 1 ? n->out.d[1] : 1,
-             n->out.rank > 2 ? n->out.d[2] : 1);
-    printf("%-4d %-10s %-14s %9.3f %9.1f %9.3f %9.1f\n", i,
-           rove_layers[n->op]->name, shp, f * 1e3,
-           f > 0 ? 2.0 * t[i].macs * B / f * 1e-9 : 0.0, b * 1e3,
-           b > 0 ? 2.0 * t[i].macs * B / b * 1e-9 : 0.0);
-  }
-  printf("sum  %-25s %9.3f %9s %9.3f\n", "", tf * 1e3, "", tb * 1e3);
-  free(t);
-  return 0;
-}
-
 int main(int argc, char **argv) {
-  /* bench_layers [SECONDS] [--layers]: seconds per figure (default 1);
-   * --layers adds the per-node profile. */
+  /* bench_layers [SECONDS]: seconds per figure (default 1). The per-node
+   * profile is `rove bench --layers`. */
   double budget = 1.0;
-  int layers = 0;
-  for (int i = 1; i < argc; i++) {
+  if (argc > 2) {
+    fprintf(stderr, "usage: bench_layers [SECONDS]\n");
+    return 2;
+  }
+  if (argc == 2) {
     char *end;
-    if (strcmp(argv[i], "--layers") == 0) {
-      layers = 1;
-      continue;
-    }
-    budget = strtod(argv[i], &end);
-    if (end == argv[i] || *end || !(budget > 0 && budget < 1e4)) {
-      fprintf(stderr,
-              "bench_layers: '%s': expected seconds per figure (> 0) or "
-              "--layers\n",
-              argv[i]);
+    budget = strtod(argv[1], &end);
+    if (end == argv[1] || *end || !(budget > 0 && budget < 1e4)) {
+      fprintf(stderr, "bench_layers: '%s': expected seconds per figure (> 0)\n",
+              argv[1]);
       return 2;
     }
   }
@@ -196,9 +159,6 @@ int main(int argc, char **argv) {
   printf("SmallCNN step at batch 100 / sgemm peak: %.0f%%  (/ conv2-shape "
          "sgemm: %.0f%%)\n",
          100 * step_gflops / g_big, 100 * step_gflops / g_conv);
-  if (layers)
-    if (layer_profile(&e, 100, x, budget) < 0)
-      rove_error_print(stderr);
   free(x);
   free(dx);
   free(dz);
