@@ -304,6 +304,7 @@ typedef struct mb {
   Onnx__TensorShapeProto sh;
   Onnx__TensorShapeProto__Dimension dim[2];
   Onnx__TensorShapeProto__Dimension *dimp[2];
+  Onnx__AttributeProto transb, *transbp[1];
 } mb;
 
 static void mb_init(mb *b, int opset) {
@@ -398,6 +399,21 @@ static Onnx__NodeProto *mb_node(mb *b, const char *name, const char *op,
   return n;
 }
 
+/* A Gemm node with transB = 1 (torch's Linear): out = in0 in1^T + in2. */
+static void mb_gemm(mb *b, const char *name, const char *in0, const char *in1,
+                    const char *in2, const char *out) {
+  onnx__attribute_proto__init(&b->transb);
+  b->transb.name = "transB";
+  b->transb.has_type = 1;
+  b->transb.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+  b->transb.has_i = 1;
+  b->transb.i = 1;
+  b->transbp[0] = &b->transb;
+  Onnx__NodeProto *g = mb_node(b, name, "Gemm", in0, in1, in2, out);
+  g->n_attribute = 1;
+  g->attribute = b->transbp;
+}
+
 static int mb_load(mb *b, rove_model *m, const char *what) {
   size_t len = onnx__model_proto__get_packed_size(&b->m);
   uint8_t *buf = malloc(len);
@@ -413,15 +429,7 @@ static int mb_load(mb *b, rove_model *m, const char *what) {
 Test(onnx_graph, gemm_identity_dropout) {
   mb b;
   mb_init(&b, 13);
-  Onnx__AttributeProto tb = ONNX__ATTRIBUTE_PROTO__INIT, *tbp[1] = {&tb};
-  tb.name = "transB";
-  tb.has_type = 1;
-  tb.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
-  tb.has_i = 1;
-  tb.i = 1;
-  Onnx__NodeProto *g = mb_node(&b, "fc", "Gemm", "x", "W", "b", "h");
-  g->n_attribute = 1;
-  g->attribute = tbp;
+  mb_gemm(&b, "fc", "x", "W", "b", "h");
   mb_node(&b, "id", "Identity", "h", NULL, NULL, "h2");
   mb_node(&b, "act", "Relu", "h2", NULL, NULL, "h3");
   mb_node(&b, "drop", "Dropout", "h3", NULL, NULL, "y");
@@ -488,15 +496,7 @@ Test(onnx_bad, dangling_input) {
 Test(onnx_bad, mismatched_shapes) {
   mb b;
   mb_init(&b, 13);
-  Onnx__AttributeProto tb = ONNX__ATTRIBUTE_PROTO__INIT, *tbp[1] = {&tb};
-  tb.name = "transB";
-  tb.has_type = 1;
-  tb.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
-  tb.has_i = 1;
-  tb.i = 1;
-  Onnx__NodeProto *g = mb_node(&b, "fc", "Gemm", "x", "W", "b", "h");
-  g->n_attribute = 1;
-  g->attribute = tbp;
+  mb_gemm(&b, "fc", "x", "W", "b", "h");
   /* h is (N, 3), x is (N, 4). */
   mb_node(&b, "bad_add", "Add", "h", "x", NULL, "y");
   rove_model m;
