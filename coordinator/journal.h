@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "coordinator/sweep_wire.h"
+#include "common/sweep_wire.h"
 
 /* File layout: records of [u32 payload length][u32 CRC32 of payload]
  * [payload], little-endian. The first payload is the header below; every

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "common/eval.h"
-#include "coordinator/sweep_wire.h"
+#include "common/sweep_wire.h"
 
 /* What is swept. Units are models x shards clean passes, and models x
  * profiles x eps x restarts x shards attacks. Shard s holds examples

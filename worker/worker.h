@@ -6,8 +6,8 @@
 #include <stddef.h>
 
 #include "common/model.h"
+#include "common/sweep_wire.h"
 #include "common/wire.h"
-#include "coordinator/sweep_wire.h"
 
 typedef struct rove_worker_model {
   unsigned char hash[32];

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "coordinator/sweep_wire.h"
+#include "common/sweep_wire.h"
 
 static void attack_result(rove_unit_result *r) {
   rove_unit_result_init(r);

@@ -1,7 +1,7 @@
 /* sweep_wire.h - the sweep's messages between coordinator and workers, and
  * the unit result record the journal stores (same encoding). */
-#ifndef ROVE_COORDINATOR_SWEEP_WIRE_H
-#define ROVE_COORDINATOR_SWEEP_WIRE_H
+#ifndef ROVE_COMMON_SWEEP_WIRE_H
+#define ROVE_COMMON_SWEEP_WIRE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* sweep_wire.c - encoding and decoding of the sweep's MPI messages. */
-#include "coordinator/sweep_wire.h"
+#include "common/sweep_wire.h"
 
 #include <stdlib.h>
 #include <string.h>
