@@ -627,10 +627,103 @@ static int load(rove_report *r, const char *dir, const rove_report_opts *o) {
   return 0;
 }
 
+/* ---- reading the loaded report (report.h) ---- */
+
+int report__row(const rove_report *r, int m, int p, int e) {
+  if (m < 0 || p < 0 || e < 0)
+    return -1;
+  return r->row[((size_t)m * r->n_profiles + p) * r->n_eps + e];
+}
+
+const char *report__cell(const rove_report *r, int row, int col) {
+  return rove_csv_get(&r->sum, row, col);
+}
+
+double report__num(const char *s) {
+  char *e;
+  double d = strtod(s, &e);
+  return (*s && !*e) ? d : NAN;
+}
+
+double report__robust(const rove_report *r, int m, int p, int e) {
+  int row = report__row(r, m, p, e);
+  return row < 0 ? NAN : report__num(report__cell(r, row, r->c_robust));
+}
+
+/* The model's clean accuracy as the CSV writes it: the first row of the
+ * model that has it (every row of a model repeats the same clean pass). */
+const char *report__clean(const rove_report *r, int m) {
+  for (int p = 0; p < r->n_profiles; p++)
+    for (int e = 0; e < r->n_eps; e++) {
+      int row = report__row(r, m, p, e);
+      if (row >= 0)
+        return report__cell(r, row, r->c_clean);
+    }
+  return "";
+}
+
+int rove_report_front(const rove_report *r, int b, int s, int m) {
+  return r->front[((size_t)b * (r->n_profiles + 1) + s) * r->n_models + m];
+}
+
+/* The Pareto fronts of every board at ref_eps: energy against each
+ * profile's robust accuracy and against clean accuracy. */
+static int compute_fronts(rove_report *r) {
+  int nm = r->n_models, ns = r->n_profiles + 1;
+  r->front = calloc((size_t)(r->n_boards ? r->n_boards : 1) * ns * nm + 1, 1);
+  double *cost = malloc(((size_t)nm + 1) * sizeof *cost);
+  double *gain = malloc(((size_t)nm + 1) * sizeof *gain);
+  int *on = malloc(((size_t)nm + 1) * sizeof *on);
+  int rc = 0;
+  if (!r->front || !cost || !gain || !on)
+    rc = ROVE_ERR(ROVE_ENOMEM, "out of memory");
+  for (int b = 0; !rc && b < r->n_boards; b++)
+    for (int s = 0; s < ns; s++) {
+      for (int m = 0; m < nm; m++) {
+        cost[m] = r->energy[(size_t)m * r->n_boards + b].j_num;
+        gain[m] = s < r->n_profiles ? report__robust(r, m, s, r->ref_eps)
+                                    : report__num(report__clean(r, m));
+      }
+      rove_pareto_front(cost, gain, nm, on);
+      for (int m = 0; m < nm; m++)
+        r->front[((size_t)b * ns + s) * nm + m] = (uint8_t)on[m];
+    }
+  free(cost);
+  free(gain);
+  free(on);
+  return rc;
+}
+
+/* DIR/summary.json says whether the sweep finished and how many units
+ * failed; a report of a stopped sweep must not pass for a finished one. */
+static void load_status(rove_report *r, const char *dir) {
+  char p[1200];
+  snprintf(p, sizeof p, "%s/summary.json", dir);
+  r->complete = -1;
+  rove_json sj;
+  if (rove_json_load(&sj, p) != 0) {
+    rove_error_clear();
+    return;
+  }
+  const rove_json *c = rove_json_get(&sj, "complete");
+  const rove_json *fl = rove_json_get(&sj, "failures");
+  if (c && c->type == ROVE_JSON_BOOL)
+    r->complete = c->b ? 1 : 0;
+  snprintf(r->units_done, sizeof r->units_done, "%s",
+           rove_json_text(&sj, "units_done"));
+  snprintf(r->units, sizeof r->units, "%s", rove_json_text(&sj, "units"));
+  r->n_failures = fl && fl->type == ROVE_JSON_ARR ? fl->n : 0;
+  rove_json_deinit(&sj);
+}
+
 int rove_report_load(rove_report *r, const char *dir,
                      const rove_report_opts *o) {
   memset(r, 0, sizeof *r);
   int rc = load(r, dir, o);
+  if (!rc)
+    rc = compute_fronts(r);
+  if (!rc)
+    load_status(r, dir);
   if (rc)
     rove_report_deinit(r);
   return rc;
@@ -648,6 +741,7 @@ void rove_report_deinit(rove_report *r) {
   free(r->energy);
   free(r->meta);
   free(r->preset);
+  free(r->front);
   rove_json_deinit(&r->run);
   memset(r, 0, sizeof *r);
 }

@@ -117,6 +117,12 @@ typedef struct rove_report {
   int have_run;
   char job_hash[80]; /* from run.json, or BLAKE2b of DIR/job.ini */
   char job_seed[32], job_name[128];
+  /* Pareto fronts at ref_eps (rove_report_front). */
+  uint8_t *front;
+  /* DIR/summary.json: complete 1/0, or -1 when it is absent */
+  int complete;
+  char units_done[32], units[32];
+  int n_failures;
 } rove_report;
 
 /* Loads DIR/summary.csv (required: model, profile, eps, n, clean_acc,
@@ -128,7 +134,14 @@ int rove_report_load(rove_report *r, const char *dir,
                      const rove_report_opts *o);
 void rove_report_deinit(rove_report *r);
 
-/* Writes the HTML page to f. */
+/* 1 when model m is on board b's Pareto front of energy against series s
+ * at r->ref_eps (s < n_profiles: that profile's robust accuracy;
+ * s == n_profiles: clean accuracy). Models without energy or accuracy
+ * are never on it. */
+int rove_report_front(const rove_report *r, int b, int s, int m);
+
+/* Writes the HTML page to f: it draws what rove_report_load gathered and
+ * reads nothing else. */
 int rove_report_html(const rove_report *r, const rove_report_opts *o, FILE *f);
 
 /* Loads DIR and writes DIR/report.html atomically (temporary + rename, so
