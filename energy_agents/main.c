@@ -12,6 +12,7 @@
 #include "common/model.h"
 #include "energy_agents/client.h"
 #include "energy_agents/sensor.h"
+#include "energy_agents/sensor_backend.h"
 #include "energy_agents/workload.h"
 
 static void usage(FILE *f) {
@@ -23,9 +24,14 @@ static void usage(FILE *f) {
       "       rove-agent measure MODEL... [--sensor SPEC] [--sysfs-root DIR]\n"
       "                  [--quick] [--batch N] [--inputs FILE.f32] [--json]\n"
       "       rove-agent sensors [--sensor SPEC] [--sysfs-root DIR]\n\n"
-      "Sensor specs: auto, ina3221[:RAIL], hwmon[:NAME], rapl[:ZONE],\n"
-      "meter:COMMAND (one reading in watts per line), estimate.\n"
-      "See energy_agents/README.md.\n");
+      "Sensor specs (energy_agents/sensors.def):\n"
+      "  %-18s the first back-end below that finds a device, else estimate\n",
+      "auto");
+  int n;
+  const rove_sensor_ops *const *b = rove_sensor_backends(&n);
+  for (int i = 0; i < n; i++)
+    fprintf(f, "  %-18s %s\n", b[i]->usage, b[i]->help);
+  fprintf(f, "See energy_agents/README.md.\n");
 }
 
 static int parse_hostport(const char *s, char *host, size_t cap, int *port) {

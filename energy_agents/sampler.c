@@ -95,7 +95,7 @@ static void *sampler_main(void *arg) {
     }
     sp->buf[sp->n++] = x;
     pthread_mutex_unlock(&sp->mu);
-    if (sp->sensor->meter_fd >= 0)
+    if (rove_sensor_self_paced(sp->sensor))
       continue; /* the meter sets its own pace: one line, one sample */
     /* Fixed grid of deadlines; after a stall (a slow read) the missed
      * ticks are skipped rather than fired as a burst. */

@@ -17,6 +17,8 @@ enum rove_sensor_kind {
 };
 
 #define ROVE_SENSOR_MAX_CH 8
+
+typedef struct rove_sensor_ops rove_sensor_ops;
 #define ROVE_SENSOR_PATH 512
 
 /* One channel: a file with a power or energy value, or (INA3221 hwmon)
@@ -41,27 +43,27 @@ typedef struct rove_sensor {
   int scope;      /* enum rove_energy_scope (common/energy_proto.h) */
   int n_ch;
   rove_sensor_ch ch[ROVE_SENSOR_MAX_CH];
-  double update_interval_s; /* the sensor's own refresh period, 0: unknown */
-  unsigned wraps;           /* counter wraps seen */
-  char reason[256];         /* unmeasurable: why */
-  /* external meter: a child process printing one reading (W) per line */
-  char meter_cmd[256];
-  int meter_fd;
-  int meter_pid;
-  char meter_line[128];
-  size_t meter_len;
+  double update_interval_s;   /* the sensor's own refresh period, 0: unknown */
+  unsigned wraps;             /* counter wraps seen */
+  char reason[256];           /* unmeasurable: why */
+  const rove_sensor_ops *ops; /* the back-end (sensors.def) */
+  void *priv;                 /* the back-end's own state, or NULL */
 } rove_sensor;
+
+/* The back-ends, in sensors.def order; *n gets their number. */
+const rove_sensor_ops *const *rove_sensor_backends(int *n);
+/* Their usage strings joined with ", " (for --help and errors). */
+void rove_sensor_usage(char *buf, size_t cap);
+/* 1 when the sampler must not impose a grid (the back-end paces itself). */
+int rove_sensor_self_paced(const rove_sensor *s);
 
 /* Finds a sensor. `root` prefixes every sysfs path ("" or NULL: the real
  * /sys; tests pass a fake tree). `spec` is one of:
- *   auto             the first back-end that finds a device, in the order
- *                    ina3221 (iio), ina3221 (hwmon), rapl, hwmon; the
- *                    estimate when none is present
- *   ina3221[:LABEL]  Jetson INA3221 (either driver); LABEL picks one rail
- *   hwmon[:NAME]     generic hwmon power*_input / energy*_input
- *   rapl[:ZONE]      RAPL powercap, default: every package-* zone
- *   meter:COMMAND    run COMMAND (sh -c), one reading in watts per line
- *   estimate         analytical estimate (labelled scope "estimate")
+ *   auto             the first back-end of energy_agents/sensors.def that
+ *                    finds a device (ina3221: iio, then hwmon driver;
+ *                    rapl; hwmon); the estimate when none is present
+ *   NAME[:ARG]       one back-end of sensors.def by name: ina3221[:RAIL],
+ *                    rapl[:ZONE], hwmon[:NAME], meter:COMMAND, estimate
  * A device that exists but cannot be read gives 0 with s->reason set (the
  * sensor is unmeasurable); a bad spec is ROVE_EINVAL. Call
  * rove_sensor_deinit afterwards either way. */

@@ -15,6 +15,7 @@
 #include "energy_agents/measure.h"
 #include "energy_agents/sampler.h"
 #include "energy_agents/sensor.h"
+#include "energy_agents/sensor_backend.h"
 
 /* ---- fake sysfs -------------------------------------------------------- */
 
@@ -551,4 +552,45 @@ Test(energy_sensors, protocol_idle_subtraction_and_flags) {
   writer_stop(&w);
   rove_sensor_deinit(&s);
   rmroot();
+}
+
+/* Every back-end of sensors.def is reachable by its name, and on a tree
+ * with no device says why it cannot measure (never a reading of 0). */
+Test(energy_sensors, every_registered_backend_opens_by_name) {
+  char dir0[] = "/tmp/rove-sensreg-XXXXXX";
+  cr_assert_not_null(mkdtemp(dir0));
+  int n;
+  const rove_sensor_ops *const *b = rove_sensor_backends(&n);
+  cr_assert_geq(n, 5);
+  for (int i = 0; i < n; i++) {
+    cr_assert(b[i]->name && b[i]->usage && b[i]->help && b[i]->find);
+    char spec[128];
+    snprintf(spec, sizeof spec, "%s%s", b[i]->name,
+             !strcmp(b[i]->name, "meter") ? ":echo 1.5" : "");
+    rove_sensor s;
+    cr_assert_eq(rove_sensor_open(&s, dir0, spec), 0, "%s: %s", spec,
+                 rove_error_message());
+    cr_assert_eq(s.ops, b[i], "%s", spec);
+    if (!strcmp(b[i]->name, "estimate")) {
+      cr_assert_eq(s.kind, ROVE_SENSOR_ESTIMATE);
+    } else if (!strcmp(b[i]->name, "meter")) {
+      double v, t;
+      cr_assert_eq(rove_sensor_read(&s, 5.0, &v, &t), 0, "%s",
+                   rove_error_message());
+      cr_assert_float_eq(v, 1.5, 1e-12);
+    } else {
+      cr_assert_eq(rove_sensor_measurable(&s), 0, "%s", spec);
+      cr_assert(strstr(s.reason, "found") != NULL, "%s: %s", spec, s.reason);
+    }
+    rove_sensor_deinit(&s);
+  }
+  rove_sensor s;
+  cr_assert_eq(rove_sensor_open(&s, dir0, "auto"), 0);
+  cr_assert_eq(s.kind, ROVE_SENSOR_ESTIMATE, "auto falls back to estimate");
+  rove_sensor_deinit(&s);
+  cr_assert_eq(rove_sensor_open(&s, dir0, "bogus:x"), ROVE_EINVAL);
+  cr_assert(strstr(rove_error_message(), "rapl[:ZONE]") != NULL, "%s",
+            rove_error_message());
+  rove_sensor_deinit(&s);
+  rmdir(dir0);
 }
