@@ -18,6 +18,8 @@
 static const char *const type_names[] = {"none",   "HELLO",   "CHALLENGE",
                                          "AUTH",   "AUTH_OK", "REQUEST",
                                          "RESULT", "ACK"};
+_Static_assert(sizeof type_names / sizeof type_names[0] == ROVE_EP_TYPE_END_,
+               "one name per energy frame type (and \"none\" for 0)");
 
 const char *rove_ep_type_name(int type) {
   if (type <= 0 || type >= ROVE_EP_TYPE_END_)

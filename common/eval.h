@@ -97,6 +97,14 @@ void rove_profile_destroy(rove_profile **p); /* sets *p = NULL */
  * steps, step-size, bpda, norm, ...). Errors name the key and what values
  * are accepted. */
 int rove_profile_set(rove_profile *p, const char *key, const char *value);
+/* The options rove_profile_set takes (common/attack/options.def), in the
+ * order a command line applies them; *n gets their number. */
+typedef struct rove_profile_option {
+  const char *name, *metavar, *help;
+} rove_profile_option;
+const rove_profile_option *rove_profile_options(int *n);
+/* Upper bound of their number (a caller's fixed arrays). */
+#define ROVE_MAX_PROFILE_OPTIONS 32
 int rove_profile_restarts(const rove_profile *p);
 /* The norm the profile was configured for (option "norm"; default linf):
  * what a caller puts in rove_unit.norm_linf. */

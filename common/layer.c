@@ -70,6 +70,9 @@ void rove_attrs_to_words(const rove_attrs *a,
                       a->shape.d[1],
                       a->shape.d[2],
                       a->shape.d[3]};
+  /* The ints, then the four floats below: exactly ROVE_ATTRS_WORDS. */
+  _Static_assert(sizeof ints / sizeof ints[0] + 4 == ROVE_ATTRS_WORDS,
+                 "ROVE_ATTRS_WORDS counts every attribute written here");
   int k = 0;
   for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
     w[k++] = (unsigned int)ints[i];

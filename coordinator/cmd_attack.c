@@ -17,26 +17,24 @@
 #include "coordinator/cli.h"
 
 static void usage(FILE *f) {
+  fprintf(f,
+          "usage: rove attack MODEL --eps E[,E2,...] [options]\n\n"
+          "Robust accuracy of a model (.rove or ONNX) against adversarial\n"
+          "examples, every one re-verified on the true model. See\n"
+          "common/attack/README.md for the profiles and diagnostics.\n\n"
+          "  --eps E[,E2,...]   radii in [0, 1] (inputs are in [0, 1])\n"
+          "  --profile P        naive | precise (default) | ablation (naive,\n"
+          "                     naive + each compensation alone, precise)\n");
+  /* The profile's options (common/attack/options.def). */
+  int n;
+  const rove_profile_option *po = rove_profile_options(&n);
+  for (int i = 0; i < n; i++) {
+    char flag[64];
+    snprintf(flag, sizeof flag, "--%s %s", po[i].name, po[i].metavar);
+    fprintf(f, "  %-18s %s\n", flag, po[i].help);
+  }
   fprintf(
       f,
-      "usage: rove attack MODEL --eps E[,E2,...] [options]\n\n"
-      "Robust accuracy of a model (.rove or ONNX) against adversarial\n"
-      "examples, every one re-verified on the true model. See\n"
-      "common/attack/README.md for the profiles and diagnostics.\n\n"
-      "  --eps E[,E2,...]   radii in [0, 1] (inputs are in [0, 1])\n"
-      "  --norm linf|l2     threat model (default linf)\n"
-      "  --profile P        naive | precise (default) | ablation (naive,\n"
-      "                     naive + each compensation alone, precise)\n"
-      "  --attack A         run only this attack: fgsm|pgd|apgd|apgd-t|square\n"
-      "  --loss L           ce|ce-scaled|cw|dlr (untargeted gradient attacks)\n"
-      "  --init I           zero|uniform|gaussian|odi\n"
-      "  --restarts R       restarts of the restartable attacks\n"
-      "  --steps S          iterations of every gradient attack\n"
-      "  --queries Q        Square's query budget\n"
-      "  --targets T        APGD-T's target classes\n"
-      "  --step-size A      absolute step (0.01) or a multiple of eps "
-      "(0.25eps)\n"
-      "  --bpda off|on|auto backward of non-differentiable layers\n"
       "  --data SPEC        dataset (default fashion-mnist:test)\n"
       "  --n N              first N examples (default 100)\n"
       "  --seed S           seed of every random draw (default 0)\n"
@@ -55,13 +53,9 @@ typedef struct attack_opts {
   int n_eps;
   int norm_linf, n, batch, json;
   uint64_t seed;
-  /* Profile options in the order they are applied. */
-  const char *set_val[11];
+  /* Profile options (options.def order, the order they are applied). */
+  const char *set_val[ROVE_MAX_PROFILE_OPTIONS];
 } attack_opts;
-
-static const char *const set_keys[11] = {
-    "attack",  "loss",      "init", "restarts", "steps", "queries",
-    "targets", "step-size", "bpda", "norm",     "beta"};
 
 static int parse_eps(const char *s, attack_opts *o) {
   char buf[1024];
@@ -398,10 +392,12 @@ static int check_shapes(const rove_model *m, const rove_dataset *d,
 static int make_profile(const attack_opts *o, const rove_model *m,
                         const char *name, rove_profile **p) {
   ROVE_TRY(rove_profile_create(p, name));
-  for (int k = 0; k < 11; k++) {
+  int n_opt;
+  const rove_profile_option *po = rove_profile_options(&n_opt);
+  for (int k = 0; k < n_opt; k++) {
     if (!o->set_val[k])
       continue;
-    int rc = rove_profile_set(*p, set_keys[k], o->set_val[k]);
+    int rc = rove_profile_set(*p, po[k].name, o->set_val[k]);
     if (rc < 0) {
       rove_profile_destroy(p);
       return rove_error_trace(rc, __FILE__, __LINE__, __func__);
@@ -590,7 +586,6 @@ int rove_cmd_attack(int argc, char **argv) {
   o.batch = 64;
   enum {
     O_EPS = 256,
-    O_NORM,
     O_PROFILE,
     O_DATA,
     O_N,
@@ -600,9 +595,8 @@ int rove_cmd_attack(int argc, char **argv) {
     O_BATCH,
     O_SET /* + index into set_keys */
   };
-  static const struct option lo[] = {
+  static const struct option fixed[] = {
       {"eps", required_argument, 0, O_EPS},
-      {"norm", required_argument, 0, O_NORM},
       {"profile", required_argument, 0, O_PROFILE},
       {"data", required_argument, 0, O_DATA},
       {"n", required_argument, 0, O_N},
@@ -610,18 +604,19 @@ int rove_cmd_attack(int argc, char **argv) {
       {"save-adv", required_argument, 0, O_SAVE},
       {"json", no_argument, 0, O_JSON},
       {"batch", required_argument, 0, O_BATCH},
-      {"attack", required_argument, 0, O_SET + 0},
-      {"loss", required_argument, 0, O_SET + 1},
-      {"init", required_argument, 0, O_SET + 2},
-      {"restarts", required_argument, 0, O_SET + 3},
-      {"steps", required_argument, 0, O_SET + 4},
-      {"queries", required_argument, 0, O_SET + 5},
-      {"targets", required_argument, 0, O_SET + 6},
-      {"step-size", required_argument, 0, O_SET + 7},
-      {"bpda", required_argument, 0, O_SET + 8},
-      {"beta", required_argument, 0, O_SET + 10},
-      {"help", no_argument, 0, 'h'},
-      {0, 0, 0, 0}};
+      {"help", no_argument, 0, 'h'}};
+  enum { N_FIXED = sizeof fixed / sizeof fixed[0] };
+  struct option lo[N_FIXED + ROVE_MAX_PROFILE_OPTIONS + 1];
+  int n_opt, i_norm = -1;
+  const rove_profile_option *po = rove_profile_options(&n_opt);
+  memcpy(lo, fixed, sizeof fixed);
+  for (int k = 0; k < n_opt; k++) {
+    lo[N_FIXED + k] =
+        (struct option){po[k].name, required_argument, 0, O_SET + k};
+    if (!strcmp(po[k].name, "norm"))
+      i_norm = k;
+  }
+  lo[N_FIXED + n_opt] = (struct option){0, 0, 0, 0};
   optind = 1;
   opterr = 0;
   int c;
@@ -631,18 +626,6 @@ int rove_cmd_attack(int argc, char **argv) {
     case O_EPS:
       if (parse_eps(optarg, &o) < 0)
         return ROVE_EXIT_USAGE;
-      break;
-    case O_NORM:
-      if (!strcmp(optarg, "linf"))
-        o.norm_linf = 1;
-      else if (!strcmp(optarg, "l2"))
-        o.norm_linf = 0;
-      else {
-        fprintf(stderr, "rove attack: --norm: '%s' (expected linf or l2)\n",
-                optarg);
-        return ROVE_EXIT_USAGE;
-      }
-      o.set_val[9] = optarg;
       break;
     case O_PROFILE:
       if (strcmp(optarg, "naive") && strcmp(optarg, "precise") &&
@@ -693,8 +676,18 @@ int rove_cmd_attack(int argc, char **argv) {
       usage(stderr);
       return ROVE_EXIT_USAGE;
     default:
-      if (c >= O_SET && c < O_SET + 11)
+      if (c >= O_SET && c < O_SET + n_opt) {
+        /* --norm is also the ball the verdicts are checked in. */
+        if (c - O_SET == i_norm) {
+          if (strcmp(optarg, "linf") && strcmp(optarg, "l2")) {
+            fprintf(stderr, "rove attack: --norm: '%s' (expected linf or l2)\n",
+                    optarg);
+            return ROVE_EXIT_USAGE;
+          }
+          o.norm_linf = !strcmp(optarg, "linf");
+        }
         o.set_val[c - O_SET] = optarg;
+      }
       break;
     }
   }

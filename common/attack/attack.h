@@ -20,12 +20,9 @@ enum rove__atk {
 /* Losses. Every loss is maximised by the attacks and computed in double
  * from the float32 logits. */
 enum rove__loss {
-  ROVE__LOSS_CE = 0,    /* log-sum-exp(z) - z_y */
-  ROVE__LOSS_CE_SCALED, /* CE(z / T, y), T the clean top-2 gap */
-  ROVE__LOSS_CW,        /* max_{i != y} z_i - z_y */
-  ROVE__LOSS_DLR,       /* Croce & Hein 2020 */
-  ROVE__LOSS_DLR_T,     /* targeted DLR */
-  ROVE__LOSS_ODI,       /* w . z (Output Diversified Initialization) */
+#define X(E, name, fn, min_k, sel) ROVE__LOSS_##E,
+#include "common/attack/losses.def"
+#undef X
   ROVE__LOSS_COUNT
 };
 
@@ -92,6 +89,14 @@ typedef struct rove__lossarg {
   double temp;    /* temperature T (CE_SCALED) */
   const float *w; /* K weights (ODI) */
 } rove__lossarg;
+
+/* One loss of losses.def: value and, when dz != NULL, gradient. */
+#define X(E, name, fn, min_k, sel)                                             \
+  double fn(const float *z, int K, const struct rove__lossarg *a, float *dz);
+#include "common/attack/losses.def"
+#undef X
+/* 1 when a user may select the loss (losses.def). */
+int rove__loss_selectable(int loss);
 
 /* Loss value (double) of logits z[0..K) and, when dz != NULL, its
  * gradient with respect to z, computed in double and rounded to float.

@@ -15,19 +15,32 @@ static const char *const atk_names[] = {
 #include "common/attack/attacks.def"
 #undef X
     NULL};
+_Static_assert(sizeof atk_names / sizeof atk_names[0] == ROVE__ATK_COUNT + 1,
+               "one name per attack");
 static const int atk_grad[] = {
 #define X(E, name, fn, grad) grad,
 #include "common/attack/attacks.def"
 #undef X
 };
-static const char *const loss_names[] = {"ce",    "ce-scaled", "cw", "dlr",
-                                         "dlr-t", "odi",       NULL};
+static const char *const loss_names[] = {
+#define X(E, name, fn, min_k, sel) name,
+#include "common/attack/losses.def"
+#undef X
+    NULL};
+_Static_assert(sizeof loss_names / sizeof loss_names[0] == ROVE__LOSS_COUNT + 1,
+               "one name per loss");
 static const char *const init_names[] = {"zero", "uniform", "gaussian", "odi",
                                          NULL};
+_Static_assert(sizeof init_names / sizeof init_names[0] == ROVE__INIT_COUNT + 1,
+               "one name per enum rove__init");
 static const char *const bpda_names[] = {"off", "on", "auto", NULL};
+_Static_assert(sizeof bpda_names / sizeof bpda_names[0] == ROVE__BPDA_AUTO + 2,
+               "one name per enum rove__bpda");
 static const char *const diag_names[] = {
     "zero_grad",  "saturated",   "incomplete",    "nonconverging",
     "randomized", "prob_output", "transfer_fail", "square_beat"};
+_Static_assert(sizeof diag_names / sizeof diag_names[0] == ROVE_DIAG_COUNT,
+               "one name per enum rove_diag");
 
 const char *const rove_ablation_presets[] = {
     "naive", "naive+scaled", "naive+bpda", "naive+odi", "precise", NULL};
@@ -200,147 +213,194 @@ static void join(char *buf, size_t cap, const char *const *names, int n) {
   }
 }
 
-int rove_profile_set(rove_profile *p, const char *key, const char *value) {
+static int set_attack(rove_profile *p, const char *value) {
   char names[256];
-  if (!strcmp(key, "attack")) {
-    int a = rove__atk_find(value);
-    if (a < 0) {
-      join(names, sizeof names, atk_names, ROVE__ATK_COUNT);
-      return ROVE_ERR(ROVE_EINVAL, "attack: unknown attack '%s' (expected %s)",
-                      value, names);
+  int a = rove__atk_find(value);
+  if (a < 0) {
+    join(names, sizeof names, atk_names, ROVE__ATK_COUNT);
+    return ROVE_ERR(ROVE_EINVAL, "attack: unknown attack '%s' (expected %s)",
+                    value, names);
+  }
+  /* One attack replaces the pipeline; it keeps the loss and start of
+   * the profile's first untargeted gradient stage. */
+  int loss = ROVE__LOSS_CE, init = ROVE__INIT_UNIFORM;
+  for (int i = 0; i < p->n_stages; i++)
+    if (p->st[i].attack != ROVE__ATK_APGD_T &&
+        rove__atk_uses_grad(p->st[i].attack)) {
+      loss = p->st[i].loss;
+      init = p->st[i].init;
+      break;
     }
-    /* One attack replaces the pipeline; it keeps the loss and start of
-     * the profile's first untargeted gradient stage. */
-    int loss = ROVE__LOSS_CE, init = ROVE__INIT_UNIFORM;
-    for (int i = 0; i < p->n_stages; i++)
-      if (p->st[i].attack != ROVE__ATK_APGD_T &&
-          rove__atk_uses_grad(p->st[i].attack)) {
-        loss = p->st[i].loss;
-        init = p->st[i].init;
-        break;
-      }
-    if (a == ROVE__ATK_FGSM)
-      init = ROVE__INIT_ZERO;
-    /* One restart, as the attack's authors run it, unless `restarts`
-     * says otherwise. */
-    p->n_stages = 1;
-    p->st[0] = stage(a, loss, init, 1, 1);
-    return 0;
+  if (a == ROVE__ATK_FGSM)
+    init = ROVE__INIT_ZERO;
+  /* One restart, as the attack's authors run it, unless `restarts`
+   * says otherwise. */
+  p->n_stages = 1;
+  p->st[0] = stage(a, loss, init, 1, 1);
+  return 0;
+}
+
+static int set_loss(rove_profile *p, const char *value) {
+  int l = rove__loss_find(value);
+  if (!rove__loss_selectable(l)) {
+    char names[256];
+    size_t k = 0;
+    names[0] = 0;
+    for (int i = 0; i < ROVE__LOSS_COUNT && k < sizeof names; i++)
+      if (rove__loss_selectable(i))
+        k += (size_t)snprintf(names + k, sizeof names - k, "%s%s", k ? "|" : "",
+                              loss_names[i]);
+    return ROVE_ERR(ROVE_EINVAL, "loss: unknown loss '%s' (expected %s)", value,
+                    names);
   }
-  if (!strcmp(key, "loss")) {
-    int l = rove__loss_find(value);
-    if (l < 0 || l >= ROVE__LOSS_DLR_T)
-      return ROVE_ERR(ROVE_EINVAL,
-                      "loss: unknown loss '%s' (expected ce|ce-scaled|cw|dlr)",
-                      value);
-    int any = 0;
-    for (int i = 0; i < p->n_stages; i++)
-      if (rove__atk_uses_grad(p->st[i].attack) &&
-          p->st[i].attack != ROVE__ATK_APGD_T) {
-        p->st[i].loss = l;
-        any = 1;
-      }
-    if (!any)
-      return ROVE_ERR(ROVE_EINVAL,
-                      "loss: the profile has no untargeted gradient attack "
-                      "to use '%s' (apgd-t always uses the targeted DLR "
-                      "loss; square uses the margin)",
-                      value);
-    return 0;
-  }
-  if (!strcmp(key, "init")) {
-    int v = rove__init_find(value);
-    if (v < 0)
-      return ROVE_ERR(ROVE_EINVAL,
-                      "init: unknown start '%s' (expected "
-                      "zero|uniform|gaussian|odi)",
-                      value);
-    for (int i = 0; i < p->n_stages; i++)
-      if (rove__atk_uses_grad(p->st[i].attack))
-        p->st[i].init = v;
-    return 0;
-  }
-  if (!strcmp(key, "restarts")) {
-    int r = 0;
-    ROVE_TRY(parse_int(key, value, 1, 100000, &r));
-    for (int i = 0; i < p->n_stages; i++)
-      if (p->st[i].follow)
-        p->st[i].restarts = r;
-    return 0;
-  }
-  if (!strcmp(key, "steps")) {
-    int s = 0;
-    ROVE_TRY(parse_int(key, value, 1, 1000000, &s));
-    for (int i = 0; i < p->n_stages; i++)
-      if (rove__atk_uses_grad(p->st[i].attack))
-        p->st[i].steps = s;
-    return 0;
-  }
-  if (!strcmp(key, "queries")) {
-    int s = 0;
-    ROVE_TRY(parse_int(key, value, 1, 10000000, &s));
-    for (int i = 0; i < p->n_stages; i++)
-      if (p->st[i].attack == ROVE__ATK_SQUARE)
-        p->st[i].steps = s;
-    return 0;
-  }
-  if (!strcmp(key, "targets")) {
-    int s = 0;
-    ROVE_TRY(parse_int(key, value, 1, 100000, &s));
-    for (int i = 0; i < p->n_stages; i++)
-      p->st[i].targets = s;
-    return 0;
-  }
-  if (!strcmp(key, "step-size")) {
-    /* "0.01" is an absolute step; "0.25eps" a multiple of eps (what a
-     * run over several epsilons usually wants). */
-    char *end;
-    errno = 0;
-    double v = strtod(value, &end);
-    int rel = !strcmp(end, "eps");
-    if (errno || end == value || (*end && !rel) || !(v > 0) || !isfinite(v))
-      return ROVE_ERR(ROVE_EINVAL,
-                      "step-size: '%s' is not a positive number or a "
-                      "multiple of eps like '0.25eps'",
-                      value);
-    for (int i = 0; i < p->n_stages; i++) {
-      p->st[i].step_abs = rel ? 0 : v;
-      p->st[i].step_rel = rel ? v : 0;
+  int any = 0;
+  for (int i = 0; i < p->n_stages; i++)
+    if (rove__atk_uses_grad(p->st[i].attack) &&
+        p->st[i].attack != ROVE__ATK_APGD_T) {
+      p->st[i].loss = l;
+      any = 1;
     }
-    return 0;
+  if (!any)
+    return ROVE_ERR(ROVE_EINVAL,
+                    "loss: the profile has no untargeted gradient attack "
+                    "to use '%s' (apgd-t always uses the targeted DLR "
+                    "loss; square uses the margin)",
+                    value);
+  return 0;
+}
+
+static int set_init(rove_profile *p, const char *value) {
+  int v = rove__init_find(value);
+  if (v < 0)
+    return ROVE_ERR(ROVE_EINVAL,
+                    "init: unknown start '%s' (expected "
+                    "zero|uniform|gaussian|odi)",
+                    value);
+  for (int i = 0; i < p->n_stages; i++)
+    if (rove__atk_uses_grad(p->st[i].attack))
+      p->st[i].init = v;
+  return 0;
+}
+
+static int set_restarts(rove_profile *p, const char *value) {
+  int r = 0;
+  ROVE_TRY(parse_int("restarts", value, 1, 100000, &r));
+  for (int i = 0; i < p->n_stages; i++)
+    if (p->st[i].follow)
+      p->st[i].restarts = r;
+  return 0;
+}
+
+static int set_steps(rove_profile *p, const char *value) {
+  int s = 0;
+  ROVE_TRY(parse_int("steps", value, 1, 1000000, &s));
+  for (int i = 0; i < p->n_stages; i++)
+    if (rove__atk_uses_grad(p->st[i].attack))
+      p->st[i].steps = s;
+  return 0;
+}
+
+static int set_queries(rove_profile *p, const char *value) {
+  int s = 0;
+  ROVE_TRY(parse_int("queries", value, 1, 10000000, &s));
+  for (int i = 0; i < p->n_stages; i++)
+    if (p->st[i].attack == ROVE__ATK_SQUARE)
+      p->st[i].steps = s;
+  return 0;
+}
+
+static int set_targets(rove_profile *p, const char *value) {
+  int s = 0;
+  ROVE_TRY(parse_int("targets", value, 1, 100000, &s));
+  for (int i = 0; i < p->n_stages; i++)
+    p->st[i].targets = s;
+  return 0;
+}
+
+static int set_step_size(rove_profile *p, const char *value) {
+  /* "0.01" is an absolute step; "0.25eps" a multiple of eps (what a
+   * run over several epsilons usually wants). */
+  char *end;
+  errno = 0;
+  double v = strtod(value, &end);
+  int rel = !strcmp(end, "eps");
+  if (errno || end == value || (*end && !rel) || !(v > 0) || !isfinite(v))
+    return ROVE_ERR(ROVE_EINVAL,
+                    "step-size: '%s' is not a positive number or a "
+                    "multiple of eps like '0.25eps'",
+                    value);
+  for (int i = 0; i < p->n_stages; i++) {
+    p->st[i].step_abs = rel ? 0 : v;
+    p->st[i].step_rel = rel ? v : 0;
   }
-  if (!strcmp(key, "bpda")) {
-    int b = find(bpda_names, value);
-    if (b < 0)
-      return ROVE_ERR(ROVE_EINVAL,
-                      "bpda: unknown mode '%s' (expected off|on|auto)", value);
-    p->bpda = b;
-    return 0;
-  }
-  if (!strcmp(key, "norm")) {
-    if (!strcmp(value, "linf"))
-      p->norm_linf = 1;
-    else if (!strcmp(value, "l2"))
-      p->norm_linf = 0;
-    else
-      return ROVE_ERR(ROVE_EINVAL, "norm: unknown norm '%s' (expected linf|l2)",
-                      value);
-    return 0;
-  }
-  if (!strcmp(key, "beta")) {
-    char *end;
-    double v = strtod(value, &end);
-    if (end == value || *end || !(v > 0) || !isfinite(v))
-      return ROVE_ERR(ROVE_EINVAL, "beta: '%s' is not a positive number",
-                      value);
-    p->beta = (float)v;
-    return 0;
-  }
-  return ROVE_ERR(ROVE_EINVAL,
-                  "unknown profile option '%s' (expected attack, loss, init, "
-                  "restarts, steps, queries, targets, step-size, bpda, norm "
-                  "or beta)",
-                  key);
+  return 0;
+}
+
+static int set_bpda(rove_profile *p, const char *value) {
+  int b = find(bpda_names, value);
+  if (b < 0)
+    return ROVE_ERR(ROVE_EINVAL,
+                    "bpda: unknown mode '%s' (expected off|on|auto)", value);
+  p->bpda = b;
+  return 0;
+}
+
+static int set_norm(rove_profile *p, const char *value) {
+  if (!strcmp(value, "linf"))
+    p->norm_linf = 1;
+  else if (!strcmp(value, "l2"))
+    p->norm_linf = 0;
+  else
+    return ROVE_ERR(ROVE_EINVAL, "norm: unknown norm '%s' (expected linf|l2)",
+                    value);
+  return 0;
+}
+
+static int set_beta(rove_profile *p, const char *value) {
+  char *end;
+  double v = strtod(value, &end);
+  if (end == value || *end || !(v > 0) || !isfinite(v))
+    return ROVE_ERR(ROVE_EINVAL, "beta: '%s' is not a positive number", value);
+  p->beta = (float)v;
+  return 0;
+}
+
+typedef int (*option_setter)(rove_profile *p, const char *value);
+static const option_setter setters[] = {
+#define X(sym, name, metavar, help) set_##sym,
+#include "common/attack/options.def"
+#undef X
+};
+static const rove_profile_option options[] = {
+#define X(sym, name, metavar, help) {name, metavar, help},
+#include "common/attack/options.def"
+#undef X
+};
+_Static_assert(sizeof setters / sizeof setters[0] ==
+                   sizeof options / sizeof options[0],
+               "one setter per option of options.def");
+_Static_assert(sizeof options / sizeof options[0] <= ROVE_MAX_PROFILE_OPTIONS,
+               "raise ROVE_MAX_PROFILE_OPTIONS");
+
+const rove_profile_option *rove_profile_options(int *n) {
+  *n = (int)(sizeof options / sizeof options[0]);
+  return options;
+}
+
+int rove_profile_set(rove_profile *p, const char *key, const char *value) {
+  int n = (int)(sizeof options / sizeof options[0]);
+  for (int i = 0; i < n; i++)
+    if (!strcmp(key, options[i].name))
+      return setters[i](p, value);
+  char names[512];
+  size_t l = 0;
+  names[0] = 0;
+  for (int i = 0; i < n && l < sizeof names; i++)
+    l += (size_t)snprintf(names + l, sizeof names - l, "%s%s",
+                          i ? (i == n - 1 ? " or " : ", ") : "",
+                          options[i].name);
+  return ROVE_ERR(ROVE_EINVAL, "unknown profile option '%s' (expected %s)", key,
+                  names);
 }
 
 int rove_profile_check(const rove_profile *p, const rove_model *m,
