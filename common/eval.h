@@ -126,7 +126,7 @@ int rove_profile_decode(rove_profile *p, struct rove_rbuf *r);
 /* Names of the attack components, indexable by rove_example_result.attack. */
 const char *const *rove_attack_names(int *count);
 
-/* Float tolerance of the ball check (REFERENCES.md: clipping can exceed
+/* Float tolerance of the ball check (common/NUMERICS.md: clipping can exceed
  * eps by float rounding). */
 #define ROVE_EPS_TOL 1e-6
 

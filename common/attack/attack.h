@@ -37,7 +37,7 @@ enum rove__init {
 enum rove__bpda { ROVE__BPDA_OFF = 0, ROVE__BPDA_ON, ROVE__BPDA_AUTO };
 
 /* Thresholds of the top logit margin where float32 cross-entropy
- * saturates (REFERENCES.md, case 1): CE exactly 0, probabilities of the
+ * saturates (common/NUMERICS.md, case 1): CE exactly 0, probabilities of the
  * other classes subnormal, every logit gradient exactly 0. */
 #define ROVE_SAT_F32_CE 16.6355
 #define ROVE_SAT_F32_SUBNORMAL 87.3365

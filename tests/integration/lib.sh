@@ -1,8 +1,15 @@
 # lib.sh - helpers the shell tests source (not a test: not named test_*).
 # Expects T (a scratch directory) to be set by the caller.
 
+# fail MSG: prints MSG, then the tail of every file matching the globs in
+# FAIL_LOGS (set by the caller, e.g. FAIL_LOGS="$T/*.log"; unset: none),
+# and exits 1.
 fail() {
   echo "FAIL: $*" >&2
+  local f
+  for f in ${FAIL_LOGS:-}; do
+    [ -f "$f" ] && { echo "== $f"; tail -n 40 "$f"; } >&2
+  done
   exit 1
 }
 

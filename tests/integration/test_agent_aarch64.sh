@@ -34,11 +34,8 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for f in "$T"/*.log; do [ -e "$f" ] && { echo "== $f"; tail -n 40 "$f"; }; done
-  exit 1
-}
+FAIL_LOGS="$T/*.log"
+. "$(dirname "$0")/lib.sh"
 
 # The cross-build lives in the release build tree, so a second run (or the
 # next CI run on a warm tree) only relinks what changed.

@@ -10,7 +10,8 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$T"/*.log; do echo "== $f"; cat "$f"; done; exit 1; }
+FAIL_LOGS="$T/*.log"
+. "$(dirname "$0")/lib.sh"
 
 head -c 32 /dev/urandom | base64 >"$T/tok"
 head -c 32 /dev/urandom | base64 >"$T/wrong"

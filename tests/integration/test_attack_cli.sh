@@ -5,7 +5,7 @@ B=${ROVE_BIN:?}
 S=${ROVE_SRC:?}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/lib.sh"
 M="$S/tests/fixtures/fmnist_cnn.onnx"
 [ -f "$M" ] || fail "fixture $M missing"
 fast=(--steps 8 --queries 40 --targets 2 --restarts 1 --n 12)

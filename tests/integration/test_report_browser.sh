@@ -9,10 +9,7 @@ SRC="${ROVE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
+. "$(dirname "$0")/lib.sh"
 
 CHROME=$(command -v chromium || command -v chromium-browser || true)
 [ -n "$CHROME" ] || fail "chromium is not installed (deploy/install-deps.sh installs the Debian package 'chromium')"

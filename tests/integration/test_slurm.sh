@@ -36,13 +36,8 @@ cleanup() {
   rm -rf "$W"
 }
 trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$W"/*.log "$W"/run/*.out; do
-    [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; } >&2
-  done
-  exit 1
-}
+FAIL_LOGS="$W/*.log $W/run/*.out"
+. "$(dirname "$0")/lib.sh"
 
 # A free TCP port (bind-test through bash's /dev/tcp: refused = free).
 free_port() {

@@ -14,11 +14,8 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$T"/*.log; do echo "== $f" >&2; tail -20 "$f" >&2; done
-  exit 1
-}
+FAIL_LOGS="$T/*.log"
+. "$(dirname "$0")/lib.sh"
 [ -x "$ROVE_BIN/rove-agent" ] || fail "rove-agent was not built"
 
 head -c 32 /dev/urandom | base64 >"$T/tok"

@@ -2,7 +2,7 @@
 set -euo pipefail
 : "${ROVE_BIN:?set by ctest}" "${ROVE_SRC:?set by ctest}"
 export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-# LeakSanitizer reports Open MPI's own allocations (REFERENCES.md).
+# LeakSanitizer reports Open MPI's own allocations (common/NUMERICS.md).
 export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
 ROVE="$ROVE_BIN/rove"
 JOB="$ROVE_SRC/jobs/ci.job"
@@ -27,7 +27,4 @@ same_results() {
   diff "$1/per_example.csv" "$2/per_example.csv"
 }
 
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
