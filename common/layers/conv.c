@@ -1,12 +1,7 @@
 /* conv.c - 2-D convolution (groups, stride, dilation, 4-sided padding) by
  * im2col packed straight into a position-independent GEMM. */
 #include <cblas.h>
-#include <stdint.h>
 #include <string.h>
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 #include "common/err.h"
 #include "common/kernels/conv_kernels.h"
