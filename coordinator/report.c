@@ -17,7 +17,7 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
-#include "common/jobfile.h"
+#include "common/ini.h"
 
 int rove_pareto_front(const double *cost, const double *gain, int n,
                       int *on_front) {

@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #include "common/data.h"
-#include "common/jobfile.h"
+#include "common/ini.h"
 #include "common/model.h"
 
 enum rove_train_arch {

@@ -1,5 +1,5 @@
 /* zoo.c - zoo files: the variants `rove train` trains, in the job files'
- * INI syntax (common/jobfile.h), with errors naming file, line and key. */
+ * INI syntax (common/ini.h), with errors naming file, line and key. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

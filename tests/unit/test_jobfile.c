@@ -1,7 +1,9 @@
 /* test_jobfile.c - INI/job parsing: a valid job, and every error names the
  * file, the line and the key. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "common/jobfile.h"
@@ -159,4 +161,20 @@ Test(jobfile, generic_ini_sections_and_empty_sections) {
   cr_assert(strstr(rove_error_message(),
                    "zoo.ini:3: [variant a]: missing required key 'width'"));
   rove_ini_deinit(&ini);
+}
+
+/* A NUL byte would end the text early and hide the rest of the file: it
+ * is an error naming the file, line and offset. */
+Test(ini, nul_byte_is_an_error_naming_its_line) {
+  char path[] = "/tmp/rove-ini-nul-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  static const char text[] = "[job]\nname = a\nseed = 1\0\nn = 2\n";
+  cr_assert_eq(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+  close(fd);
+  rove_ini ini;
+  cr_assert_eq(rove_ini_load(&ini, path), ROVE_EFORMAT);
+  cr_assert(strstr(rove_error_message(), ":3: a NUL byte at offset 23") != NULL,
+            "%s", rove_error_message());
+  unlink(path);
 }
