@@ -2,25 +2,27 @@
 #
 #   common (+ gen/, the protoc-c output)  <-  energy_agents
 #   common  <-  transport  <-  worker  <-  coordinator
+#   common  <-  net (libuv helpers)  <-  coordinator, energy_agents
 #
 # A module may include headers only from the modules it depends on
 # (ARCHITECTURE.md draws the same order). common/ never includes mpi.h or
 # uv.h, so the agent cross-builds for a board without MPI; only transport/,
-# worker/ and coordinator/ include mpi.h; only coordinator/ and
+# worker/ and coordinator/ include mpi.h; only net/, coordinator/ and
 # energy_agents/ include uv.h. A violation stops the configure step with
 # the file, the line and the rule it breaks.
 
 set(ROVE_LAYER_common "common;gen")
-set(ROVE_LAYER_energy_agents "common;gen;energy_agents")
+set(ROVE_LAYER_energy_agents "common;gen;net;energy_agents")
+set(ROVE_LAYER_net "common;gen;net")
 set(ROVE_LAYER_transport "common;gen;transport")
 set(ROVE_LAYER_worker "common;gen;transport;worker")
-set(ROVE_LAYER_coordinator "common;gen;transport;worker;coordinator")
+set(ROVE_LAYER_coordinator "common;gen;transport;worker;net;coordinator")
 set(ROVE_LAYER_MPI "transport;worker;coordinator")
-set(ROVE_LAYER_UV "coordinator;energy_agents")
+set(ROVE_LAYER_UV "net;coordinator;energy_agents")
 
 function(rove_check_layers)
   set(bad "")
-  foreach(mod common energy_agents transport worker coordinator)
+  foreach(mod common net energy_agents transport worker coordinator)
     file(GLOB_RECURSE files CONFIGURE_DEPENDS
       ${CMAKE_SOURCE_DIR}/${mod}/*.c ${CMAKE_SOURCE_DIR}/${mod}/*.h)
     foreach(f ${files})

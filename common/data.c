@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "common/err.h"
+#include "common/model.h"
 
 #define IDX_U8 0x08
 
@@ -357,4 +358,27 @@ out:
   if (rc < 0)
     rove_dataset_deinit(d);
   return rc;
+}
+
+int rove_dataset_check_model(const rove_dataset *d, const rove_model *m,
+                             const char *model_path) {
+  int same = m->in.rank == d->shape.rank;
+  for (int i = 0; same && i < m->in.rank; i++)
+    same = m->in.d[i] == d->shape.d[i];
+  if (!same && !(m->in.rank == 1 &&
+                 rove_shape_numel(&m->in) == rove_shape_numel(&d->shape))) {
+    char a[64], b[64];
+    rove_shape_text(&m->in, a, sizeof a);
+    rove_shape_text(&d->shape, b, sizeof b);
+    return ROVE_ERR(ROVE_ESHAPE,
+                    "model '%s' expects %s inputs, but dataset '%s' has %s "
+                    "examples",
+                    model_path, a, d->spec, b);
+  }
+  if (d->n_classes > m->n_classes)
+    return ROVE_ERR(ROVE_ESHAPE,
+                    "dataset '%s' has labels up to %d, but model '%s' "
+                    "outputs only %d class logits",
+                    d->spec, d->n_classes - 1, model_path, m->n_classes);
+  return 0;
 }

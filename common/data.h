@@ -36,6 +36,14 @@ typedef struct rove_dataset {
 int rove_dataset_load(rove_dataset *d, const char *spec);
 void rove_dataset_deinit(rove_dataset *d);
 
+/* Checks that model m (loaded from `model_path`, named in the message)
+ * takes the dataset's examples (the same per-example shape, or a flat
+ * input of as many values) and outputs a logit for every label. Errors
+ * (ROVE_ESHAPE) give both shapes. */
+struct rove_model;
+int rove_dataset_check_model(const rove_dataset *d, const struct rove_model *m,
+                             const char *model_path);
+
 /* Borrowed pointer to example i's pixels. */
 static inline const float *rove_dataset_x(const rove_dataset *d, int i) {
   return d->x + (size_t)i * (size_t)rove_shape_numel(&d->shape);

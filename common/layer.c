@@ -1,5 +1,6 @@
 /* layer.c - the layer registry table and attribute defaults. */
 #include "common/layer.h"
+#include <stdio.h>
 
 #include <string.h>
 
@@ -117,4 +118,11 @@ void rove_attrs_from_words(rove_attrs *a,
   a->lo = w2f(w[k++]);
   a->hi = w2f(w[k++]);
   a->eps = w2f(w[k++]);
+}
+
+void rove_shape_text(const rove_shape *s, char *buf, size_t cap) {
+  size_t k = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < s->rank && k < cap; i++)
+    k += (size_t)snprintf(buf + k, cap - k, "%s%d", i ? "x" : "", s->d[i]);
 }

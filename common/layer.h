@@ -23,6 +23,9 @@ static inline long rove_shape_numel(const rove_shape *s) {
   return n;
 }
 
+/* The shape as text, e.g. "1x28x28" ("" for rank 0), truncated to cap. */
+void rove_shape_text(const rove_shape *s, char *buf, size_t cap);
+
 /* Layer kinds, from the registry. */
 enum rove_op {
 #define X(E, sym) ROVE_OP_##E,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
 
 void rove_npy_deinit(rove_npy *a) {
   free(a->data);
@@ -137,35 +138,9 @@ int rove_npy_load_mem(rove_npy *a, const void *buf, size_t len,
 
 int rove_npy_load(rove_npy *a, const char *path) {
   memset(a, 0, sizeof *a);
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return ROVE_ERR(errno == ENOENT ? ROVE_ENOENT : ROVE_EIO,
-                    "%s: cannot open: %s", path, strerror(errno));
-  unsigned char *buf = NULL;
-  size_t len = 0, cap = 0;
-  while (1) {
-    if (len == cap) {
-      size_t nc = cap ? cap * 2 : 65536;
-      unsigned char *q = realloc(buf, nc);
-      if (!q) {
-        free(buf);
-        fclose(f);
-        return ROVE_ERR(ROVE_ENOMEM, "%s: out of memory", path);
-      }
-      buf = q;
-      cap = nc;
-    }
-    size_t r = fread(buf + len, 1, cap - len, f);
-    len += r;
-    if (r == 0)
-      break;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) {
-    free(buf);
-    return ROVE_ERR(ROVE_EIO, "%s: read error", path);
-  }
+  unsigned char *buf;
+  size_t len;
+  ROVE_TRY(rove_file_read(path, NULL, &buf, &len));
   int rc = rove_npy_load_mem(a, buf, len, path);
   free(buf);
   ROVE_TRY(rc);

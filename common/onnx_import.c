@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/onnx.h"
 #include "gen/onnx.pb-c.h"
 
@@ -2344,36 +2345,9 @@ int rove_onnx_load_mem(rove_model *m, const void *data, size_t len,
 
 int rove_onnx_load(rove_model *m, const char *path) {
   memset(m, 0, sizeof *m);
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return ROVE_ERR(errno == ENOENT ? ROVE_ENOENT : ROVE_EIO,
-                    "%s: cannot open: %s", path, strerror(errno));
-  unsigned char *buf = NULL;
-  size_t len = 0, cap = 0;
-  int bad = 0;
-  while (!bad) {
-    if (len == cap) {
-      size_t nc = cap ? cap * 2 : 1 << 16;
-      unsigned char *q = realloc(buf, nc);
-      if (!q) {
-        bad = ROVE_ENOMEM;
-        break;
-      }
-      buf = q;
-      cap = nc;
-    }
-    size_t r = fread(buf + len, 1, cap - len, f);
-    len += r;
-    if (r == 0)
-      break;
-  }
-  if (!bad && ferror(f))
-    bad = ROVE_EIO;
-  fclose(f);
-  if (bad) {
-    free(buf);
-    return ROVE_ERR(bad, "%s: %s while reading", path, rove_strerror(bad));
-  }
+  unsigned char *buf;
+  size_t len;
+  ROVE_TRY(rove_file_read(path, NULL, &buf, &len));
   int rc = rove_onnx_load_mem(m, buf, len, path);
   free(buf);
   ROVE_TRY(rc);

@@ -367,26 +367,6 @@ out:
   return rc;
 }
 
-static int check_shapes(const rove_model *m, const rove_dataset *d,
-                        const char *path) {
-  int same = m->in.rank == d->shape.rank;
-  for (int i = 0; same && i < m->in.rank; i++)
-    same = m->in.d[i] == d->shape.d[i];
-  if (!same && !(m->in.rank == 1 &&
-                 rove_shape_numel(&m->in) == rove_shape_numel(&d->shape)))
-    return ROVE_ERR(ROVE_ESHAPE,
-                    "model '%s' expects %ld input values per example, "
-                    "dataset '%s' has %ld",
-                    path, rove_shape_numel(&m->in), d->spec,
-                    rove_shape_numel(&d->shape));
-  if (d->n_classes > m->n_classes)
-    return ROVE_ERR(ROVE_ESHAPE,
-                    "dataset '%s' has labels up to %d, but model '%s' outputs "
-                    "only %d class logits",
-                    d->spec, d->n_classes - 1, path, m->n_classes);
-  return 0;
-}
-
 /* Creates the profile `name` with the command line's options. Errors are
  * usage errors (exit 2). */
 static int make_profile(const attack_opts *o, const rove_model *m,
@@ -428,7 +408,7 @@ static int run(const attack_opts *o, int *usage_err) {
   rc = rove_dataset_load(&s.d, o->data);
   if (rc < 0)
     goto out;
-  rc = check_shapes(&s.m, &s.d, o->model);
+  rc = rove_dataset_check_model(&s.d, &s.m, o->model);
   if (rc < 0)
     goto out;
   for (int k = 0; k < n_prof && k < 8; k++) {

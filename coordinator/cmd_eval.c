@@ -30,37 +30,8 @@ static void usage(FILE *f) {
          "  -h, --help        this text\n");
 }
 
-static void shape_text(const rove_shape *s, char *buf, size_t cap) {
-  size_t k = 0;
-  buf[0] = '\0';
-  for (int i = 0; i < s->rank && k < cap; i++)
-    k += (size_t)snprintf(buf + k, cap - k, "%s%d", i ? "x" : "", s->d[i]);
-}
-
 /* The model must take the dataset's examples as they are: the same shape,
  * or a vector of the same size (an MLP exported with a flat input). */
-static int check_shapes(const rove_model *m, const rove_dataset *d,
-                        const char *path) {
-  int same = m->in.rank == d->shape.rank;
-  for (int i = 0; same && i < m->in.rank; i++)
-    same = m->in.d[i] == d->shape.d[i];
-  if (!same && !(m->in.rank == 1 &&
-                 rove_shape_numel(&m->in) == rove_shape_numel(&d->shape))) {
-    char a[64], b[64];
-    shape_text(&m->in, a, sizeof a);
-    shape_text(&d->shape, b, sizeof b);
-    return ROVE_ERR(ROVE_ESHAPE,
-                    "model '%s' expects %s inputs, but dataset '%s' has %s "
-                    "examples",
-                    path, a, d->spec, b);
-  }
-  if (d->n_classes > m->n_classes)
-    return ROVE_ERR(ROVE_ESHAPE,
-                    "dataset '%s' has labels up to %d, but model '%s' "
-                    "outputs only %d class logits",
-                    d->spec, d->n_classes - 1, path, m->n_classes);
-  return 0;
-}
 
 /* Index of the largest logit (the first on ties); -1 if any is NaN, which
  * never counts as correct. */
@@ -93,7 +64,7 @@ static int run(const eval_opts *o) {
   rc = rove_dataset_load(&d, o->data);
   if (rc < 0)
     goto out;
-  rc = check_shapes(&m, &d, o->model);
+  rc = rove_dataset_check_model(&d, &m, o->model);
   if (rc < 0)
     goto out;
   int n = d.n;

@@ -22,13 +22,6 @@ static void usage(FILE *f) {
           "  -h, --help this text\n");
 }
 
-static void shape_text(const rove_shape *s, char *buf, size_t cap) {
-  size_t k = 0;
-  buf[0] = '\0';
-  for (int i = 0; i < s->rank && k < cap; i++)
-    k += (size_t)snprintf(buf + k, cap - k, "%s%d", i ? "x" : "", s->d[i]);
-}
-
 static void shape_json(FILE *f, const rove_shape *s) {
   fputc('[', f);
   for (int i = 0; i < s->rank; i++)
@@ -47,13 +40,13 @@ static int nondiff(const rove_node *n) {
 static void print_text(const rove_model *m, const char *path, const char *hex) {
   char buf[64];
   printf("model:  %s\n", path);
-  shape_text(&m->in, buf, sizeof buf);
+  rove_shape_text(&m->in, buf, sizeof buf);
   printf("input:  %s\n\n", buf);
   printf("%4s  %-10s %-24s %-12s %10s %14s  %s\n", "#", "op", "name", "output",
          "params", "MACs", "non-diff");
   for (int i = 0; i < m->n_nodes; i++) {
     const rove_node *n = &m->nodes[i];
-    shape_text(&n->out, buf, sizeof buf);
+    rove_shape_text(&n->out, buf, sizeof buf);
     printf("%4d  %-10s %-24s %-12s %10zu %14.0f  %s%s\n", i,
            rove_layers[n->op]->name, n->name, buf, n->n_params, node_macs(n),
            nondiff(n) ? "yes" : "-",

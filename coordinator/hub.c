@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "net/uv_send.h"
 
 struct rove_hub_req {
   char board[64], name[128], input_set[64];
@@ -55,18 +56,6 @@ static void logf_(rove_hub *h, const char *peer, const char *what,
 
 /* ---- connections ------------------------------------------------------- */
 
-typedef struct wreq {
-  uv_write_t w;
-  uv_buf_t b;
-} wreq;
-
-static void on_written(uv_write_t *w, int status) {
-  (void)status;
-  wreq *r = (wreq *)w;
-  free(r->b.base);
-  free(r);
-}
-
 static void on_conn_closed(uv_handle_t *hd) {
   rove_hub_conn *c = hd->data;
   rove_ep_reader_deinit(&c->rd);
@@ -94,23 +83,15 @@ static void conn_drop(rove_hub_conn *c, const char *why) {
 }
 
 static void conn_send(rove_hub_conn *c, rove_wbuf *w) {
-  if (w->failed || c->closing) {
+  if (c->closing) {
     rove_wbuf_deinit(w);
     return;
   }
-  wreq *r = malloc(sizeof *r);
-  if (!r) {
-    rove_wbuf_deinit(w);
-    conn_drop(c, "out of memory");
-    return;
-  }
-  r->b = uv_buf_init((char *)w->data, (unsigned)w->len);
-  w->data = NULL;
-  rove_wbuf_deinit(w);
-  if (uv_write(&r->w, (uv_stream_t *)&c->tcp, &r->b, 1, on_written) != 0) {
-    free(r->b.base);
-    free(r);
-    conn_drop(c, "write failed");
+  if (rove_uv_send((uv_stream_t *)&c->tcp, w) < 0) {
+    char why[256];
+    snprintf(why, sizeof why, "%s", rove_error_message());
+    rove_error_clear();
+    conn_drop(c, why);
   }
 }
 

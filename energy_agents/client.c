@@ -14,6 +14,7 @@
 #include "energy_agents/measure.h"
 #include "energy_agents/sensor.h"
 #include "energy_agents/workload.h"
+#include "net/uv_send.h"
 
 int rove_agent_measure(const char *sysfs_root, const char *sensor_spec,
                        int quick, const rove_ep_request *q, int n,
@@ -117,39 +118,19 @@ static void log_msg(agent *a, const char *fmt, const char *arg) {
   fputc('\n', stderr);
 }
 
-typedef struct wreq {
-  uv_write_t w;
-  uv_buf_t b;
-} wreq;
-
-static void on_written(uv_write_t *w, int status) {
-  (void)status; /* a failed write shows up as a read error too */
-  wreq *r = (wreq *)w;
-  free(r->b.base);
-  free(r);
-}
-
 static void drop(agent *a, const char *why);
 
 /* Takes ownership of the encoded buffer. */
 static void send_buf(agent *a, rove_wbuf *w) {
-  if (w->failed || !a->tcp_open) {
+  if (!a->tcp_open) {
     rove_wbuf_deinit(w);
     return;
   }
-  wreq *r = malloc(sizeof *r);
-  if (!r) {
-    rove_wbuf_deinit(w);
-    drop(a, "out of memory");
-    return;
-  }
-  r->b = uv_buf_init((char *)w->data, (unsigned)w->len);
-  w->data = NULL;
-  rove_wbuf_deinit(w);
-  if (uv_write(&r->w, (uv_stream_t *)&a->tcp, &r->b, 1, on_written) != 0) {
-    free(r->b.base);
-    free(r);
-    drop(a, "write failed");
+  if (rove_uv_send((uv_stream_t *)&a->tcp, w) < 0) {
+    char why[256];
+    snprintf(why, sizeof why, "%s", rove_error_message());
+    rove_error_clear();
+    drop(a, why);
   }
 }
 
