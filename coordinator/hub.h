@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include "common/energy_journal.h"
 #include "common/energy_proto.h"
 
 /* MPI and the event loop share ONE thread and ONE loop: the sweep's

@@ -5,14 +5,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/recordlog.h"
 #include "common/sweep_wire.h"
 
-/* File layout: records of [u32 payload length][u32 CRC32 of payload]
- * [payload], little-endian. The first payload is the header below; every
- * other payload is one unit result in the sweep wire encoding. Records are
- * written with one write() each and synced at most once a second (Redis
- * AOF style), so a crash loses at most the units of the last second and
- * can leave a torn last record, which a replay accepts and drops. */
+/* A record log (common/recordlog.h) without a prefix: the first record is
+ * the header below; every other record is one unit result in the sweep
+ * wire encoding. Records are synced at most once a second (Redis AOF
+ * style), so a crash loses at most the units of the last second and can
+ * leave a torn last record, which a replay accepts and drops. */
 #define ROVE_JOURNAL_MAGIC 0x4A565652u /* "RVVJ" */
 #define ROVE_JOURNAL_VERSION 1u
 
@@ -25,11 +25,7 @@ typedef struct rove_journal_header {
 } rove_journal_header;
 
 typedef struct rove_journal {
-  int fd;
-  char path[4096];
-  double last_sync; /* monotonic seconds */
-  int dirty;
-  uint64_t records;
+  rove_rlog log;
 } rove_journal;
 
 /* Creates a new journal at `path` and writes the header. Refuses to
@@ -58,8 +54,5 @@ int rove_journal_append(rove_journal *j, const rove_unit_result *r);
 int rove_journal_sync(rove_journal *j, double min_interval);
 /* Syncs and closes. Safe to call twice. */
 int rove_journal_close(rove_journal *j);
-
-/* Encodes one record (length, CRC, payload) into w; exposed for tests. */
-void rove_journal_put_record(rove_wbuf *w, const void *payload, size_t len);
 
 #endif

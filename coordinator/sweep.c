@@ -403,7 +403,7 @@ static int start(coord *c) {
                            .n_parts = (uint32_t)o->parts,
                            .skip = (uint32_t)c->su.plan.skip};
   memcpy(h.job_hash, c->su.job_hash, 32);
-  c->journal.fd = -1;
+  c->journal.log.fd = -1;
   if (o->resume && access(jpath, F_OK) == 0) {
     rove_journal_header jh;
     off_t good;
@@ -442,7 +442,7 @@ int rove_sweep_coordinate(const rove_sweep_opts *o) {
   memset(&c, 0, sizeof c);
   double t_start = rove_now();
   c.o = o;
-  c.journal.fd = -1;
+  c.journal.log.fd = -1;
   c.last_m = -1;
   c.tty = isatty(2);
   struct sigaction sa;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/energy_journal.h"
 #include "common/energy_proto.h"
 #include "common/err.h"
 
