@@ -139,7 +139,7 @@ int rove_rlog_replay(const char *path, const char *what, const void *prefix,
     free(buf);
     return 0;
   }
-  if (len < plen || memcmp(buf, prefix, plen) != 0) {
+  if (len < plen || (plen > 0 && memcmp(buf, prefix, plen) != 0)) {
     free(buf);
     return ROVE_ERR(ROVE_EFORMAT, "%s: not a %s", path, what);
   }
