@@ -126,6 +126,17 @@ int rove_profile_decode(rove_profile *p, struct rove_rbuf *r);
 /* Names of the attack components, indexable by rove_example_result.attack. */
 const char *const *rove_attack_names(int *count);
 
+/* The nested-ball rule. Balls of one norm around x grow with eps, so a
+ * verified adversarial example within eps_a is one within every
+ * eps_b >= eps_a: a break carries to every larger eps, which then need not
+ * attack that example again. `rove attack` and the sweep's scheduler both
+ * skip by these two functions (common/attack/nested.c). */
+/* 1 when a break found at eps_from holds at eps_to. */
+int rove_break_carries(double eps_from, double eps_to);
+/* ord[0 .. n) gets the indices of eps in ascending order (ties keep their
+ * order): the order in which breaks carry. */
+void rove_eps_ascending(const double *eps, int n, int *ord);
+
 /* Float tolerance of the ball check (common/NUMERICS.md: clipping can exceed
  * eps by float rounding). */
 #define ROVE_EPS_TOL 1e-6

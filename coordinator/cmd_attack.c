@@ -128,25 +128,13 @@ static void progress(const attack_opts *o, const char *prof, double eps,
   fflush(stderr);
 }
 
-/* The eps values in ascending order, as indices into o->eps. */
-static void eps_order(const attack_opts *o, int *ord) {
-  for (int i = 0; i < o->n_eps; i++)
-    ord[i] = i;
-  for (int i = 1; i < o->n_eps; i++)
-    for (int j = i; j > 0 && o->eps[ord[j]] < o->eps[ord[j - 1]]; j--) {
-      int t = ord[j];
-      ord[j] = ord[j - 1];
-      ord[j - 1] = t;
-    }
-}
-
 /* Attacks every clean-correct example at every eps with profile p. */
 static int run_profile(run_state *s, const rove_profile *p, const char *name,
                        eps_result *er) {
   const attack_opts *o = s->o;
   size_t dim = (size_t)s->dim;
   int ord[64];
-  eps_order(o, ord);
+  rove_eps_ascending(o->eps, o->n_eps, ord);
   for (int oi = 0; oi < o->n_eps; oi++) {
     int ei = ord[oi];
     double t0 = rove_now();
@@ -166,7 +154,8 @@ static int run_profile(run_state *s, const rove_profile *p, const char *name,
         ri->broken = 1;
         continue;
       }
-      if (prev >= 0 && s->res[(size_t)prev * s->n + i].broken) {
+      if (prev >= 0 && s->res[(size_t)prev * s->n + i].broken &&
+          rove_break_carries(o->eps[prev], o->eps[ei])) {
         *ri = s->res[(size_t)prev * s->n + i];
         if (s->adv)
           memcpy(s->adv + ((size_t)ei * s->n + i) * dim,

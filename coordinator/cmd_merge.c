@@ -11,27 +11,14 @@
 
 typedef struct merge_ctx {
   rove_sched *s;
-  rove_failure *f;
-  int n_f, cap_f;
+  rove_failures failures;
 } merge_ctx;
 
 static int merge_cb(void *user, const rove_unit_result *r) {
   merge_ctx *m = user;
   ROVE_TRY(rove_sched_complete(m->s, r));
-  if (r->status < 0) {
-    if (m->n_f == m->cap_f) {
-      int cap = m->cap_f ? 2 * m->cap_f : 8;
-      rove_failure *nf = realloc(m->f, (size_t)cap * sizeof *nf);
-      if (!nf)
-        return ROVE_ERR(ROVE_ENOMEM, "out of memory");
-      m->f = nf;
-      m->cap_f = cap;
-    }
-    rove_failure *f = &m->f[m->n_f++];
-    f->unit = r->unit;
-    f->status = r->status;
-    snprintf(f->error, sizeof f->error, "%s", r->error);
-  }
+  if (r->status < 0)
+    ROVE_TRY(rove_failures_add(&m->failures, r));
   return 0;
 }
 
@@ -80,9 +67,9 @@ static int merge(const char *out, char **dirs, int n_dirs) {
                             .profiles = su.profile_names,
                             .eps = su.job.eps,
                             .first = h0.first};
-    rc = rove_results_write(out, &s, &ax, ctx.f, ctx.n_f, 0.0);
+    rc = rove_results_write(out, &s, &ax, ctx.failures.f, ctx.failures.n, 0.0);
     if (!rc) {
-      rove_results_print(stdout, &s, &ax, ctx.f, ctx.n_f);
+      rove_results_print(stdout, &s, &ax, ctx.failures.f, ctx.failures.n);
       if (!rove_sched_finished(&s)) {
         fprintf(stderr,
                 "rove merge: incomplete: %d of %d units (missing parts, or "
@@ -95,7 +82,7 @@ static int merge(const char *out, char **dirs, int n_dirs) {
       }
     }
   }
-  free(ctx.f);
+  rove_failures_deinit(&ctx.failures);
   rove_sched_deinit(&s);
   rove_sweep_setup_deinit(&su);
   return rc;

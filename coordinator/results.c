@@ -223,3 +223,25 @@ void rove_results_print(FILE *out, rove_sched *s, const rove_results_axes *ax,
     fprintf(out, "failed: %s: %s\n", d, fl[i].error);
   }
 }
+
+int rove_failures_add(rove_failures *l, const rove_unit_result *r) {
+  if (l->n == l->cap) {
+    int cap = l->cap ? 2 * l->cap : 8;
+    rove_failure *nf = realloc(l->f, (size_t)cap * sizeof *nf);
+    if (!nf)
+      return ROVE_ERR(ROVE_ENOMEM, "out of memory");
+    l->f = nf;
+    l->cap = cap;
+  }
+  rove_failure *f = &l->f[l->n++];
+  f->unit = r->unit;
+  f->status = r->status;
+  snprintf(f->error, sizeof f->error, "%s", r->error);
+  return 0;
+}
+
+void rove_failures_deinit(rove_failures *l) {
+  free(l->f);
+  l->f = NULL;
+  l->n = l->cap = 0;
+}

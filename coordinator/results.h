@@ -29,6 +29,16 @@ typedef struct rove_failure {
   char error[256];
 } rove_failure;
 
+/* A growable list of failed units (the sweep's and rove merge's). */
+typedef struct rove_failures {
+  rove_failure *f;
+  int n, cap;
+} rove_failures;
+
+/* Records r (status < 0) with its message; 0 or ROVE_ENOMEM. */
+int rove_failures_add(rove_failures *l, const rove_unit_result *r);
+void rove_failures_deinit(rove_failures *l);
+
 /* Writes the three files into `dir` (each to a temporary name, then
  * renamed, so an old complete file is never replaced by half a new one).
  * wall_s is the sweep's elapsed time (a timing column, like the per-row

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/eval.h"
 
 enum { ST_BLOCKED, ST_READY, ST_INFLIGHT, ST_DONE, ST_NOT_OWNED };
 
@@ -180,6 +181,15 @@ int rove_sched_init(rove_sched *s, const rove_plan *plan) {
     return ROVE_ERR(ROVE_EINVAL,
                     "sweep plan: need >= 1 model, 1..64 profiles, >= 1 eps, "
                     ">= 1 example, shard >= 1 and 0 <= part < parts");
+  if (p->n_eps > 64)
+    return ROVE_ERR(ROVE_EINVAL, "sweep plan: %d eps, at most 64", p->n_eps);
+  /* The skip chain runs eps in the order breaks carry: ascending. */
+  int ord[64];
+  rove_eps_ascending(p->eps, p->n_eps, ord);
+  for (int e = 0; e < p->n_eps; e++)
+    if (ord[e] != e || (e > 0 && !(p->eps[e - 1] < p->eps[e])))
+      return ROVE_ERR(ROVE_EINVAL,
+                      "sweep plan: eps must be strictly increasing");
   for (int i = 0; i < p->n_profiles; i++)
     if (p->restarts[i] < 1 || p->restarts[i] > 127)
       return ROVE_ERR(ROVE_ERANGE,
@@ -349,9 +359,11 @@ static void apply_attack(rove_sched *s, const rove_unit_key *k,
     const rove_clean *c = &s->clean[(size_t)k->model * pl->n + i];
     if (!x->broken || !c->correct)
       continue;
-    for (int e = k->eps; e < pl->n_eps; e++) {
+    for (int e = 0; e < pl->n_eps; e++) {
+      if (!rove_break_carries(pl->eps[k->eps], pl->eps[e]))
+        continue;
       rove_verdict *w = vref(s, k->model, k->profile, e, i);
-      if (e > k->eps && (isnan(w->margin) || x->margin < w->margin))
+      if (e != k->eps && (isnan(w->margin) || x->margin < w->margin))
         w->margin = x->margin;
       if (w->broken && !earlier(k->eps, k->restart, w->eps_found, w->restart))
         continue;

@@ -14,6 +14,8 @@
  * scheduler owns only shards with s % n_parts == part. */
 typedef struct rove_plan {
   int n_models, n_profiles, n_eps;
+  double eps[64];   /* ascending (rove_eps_ascending): the order breaks
+                       carry in, and the skip chain's order */
   int restarts[64]; /* per profile, >= 1 */
   int n;            /* examples */
   int shard;        /* examples per shard */

@@ -34,27 +34,11 @@ static void on_signal(int sig) {
 
 /* ---- the coordinator ---- */
 
-static int add_failure(coord *c, const rove_unit_result *r) {
-  if (c->n_failures == c->cap_failures) {
-    int cap = c->cap_failures ? 2 * c->cap_failures : 8;
-    rove_failure *nf = realloc(c->failures, (size_t)cap * sizeof *nf);
-    if (!nf)
-      return ROVE_ERR(ROVE_ENOMEM, "out of memory");
-    c->failures = nf;
-    c->cap_failures = cap;
-  }
-  rove_failure *f = &c->failures[c->n_failures++];
-  f->unit = r->unit;
-  f->status = r->status;
-  snprintf(f->error, sizeof f->error, "%s", r->error);
-  return 0;
-}
-
 static int replay_cb(void *user, const rove_unit_result *r) {
   coord *c = user;
   ROVE_TRY(rove_sched_complete(&c->sched, r));
   if (r->status < 0)
-    ROVE_TRY(add_failure(c, r));
+    ROVE_TRY(rove_failures_add(&c->failures, r));
   return 0;
 }
 
@@ -62,7 +46,7 @@ static int replay_cb(void *user, const rove_unit_result *r) {
 static int accept_result(coord *c, rove_unit_result *r) {
   ROVE_TRY(rove_sched_complete(&c->sched, r));
   if (r->status < 0)
-    ROVE_TRY(add_failure(c, r));
+    ROVE_TRY(rove_failures_add(&c->failures, r));
   ROVE_TRY(rove_journal_append(&c->journal, r));
   if (r->kind == ROVE_UNIT_ATTACK) {
     rove_unit_key k;
@@ -364,7 +348,7 @@ static void coord_deinit(coord *c) {
   free(c->profile_bytes);
   free(c->local_model);
   free(c->local_shard);
-  free(c->failures);
+  rove_failures_deinit(&c->failures);
   rove_worker_deinit(&c->local);
   if (c->hub_on)
     rove_hub_deinit(&c->hub);
@@ -499,8 +483,8 @@ int rove_sweep_coordinate(const rove_sweep_opts *o) {
     rove_error_print(stderr);
     code = 1;
   }
-  int wrc =
-      rove_results_write(c.dir, &c.sched, &ax, c.failures, c.n_failures, wall);
+  int wrc = rove_results_write(c.dir, &c.sched, &ax, c.failures.f, c.failures.n,
+                               wall);
   if (wrc) {
     rove_error_print(stderr);
     code = 1;
@@ -515,7 +499,7 @@ int rove_sweep_coordinate(const rove_sweep_opts *o) {
       code = ROVE_EXIT_INTERRUPTED;
   } else {
     if (!o->quiet)
-      rove_results_print(stdout, &c.sched, &ax, c.failures, c.n_failures);
+      rove_results_print(stdout, &c.sched, &ax, c.failures.f, c.failures.n);
     /* Rank 0's own CPU time: with workers it should be a sliver of one
      * core (the loop backs off to 1 ms sleeps when idle). */
     if (!o->quiet) {
@@ -530,7 +514,7 @@ int rove_sweep_coordinate(const rove_sweep_opts *o) {
               o->size > 1 ? ", coordinating" : ", coordinating and working",
               c.dir);
     }
-    if (c.n_failures && !code)
+    if (c.failures.n && !code)
       code = 1;
   }
   coord_deinit(&c);

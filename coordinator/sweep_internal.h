@@ -27,8 +27,7 @@ typedef struct coord {
   uint8_t *local_model;     /* -np 1: models the local worker has */
   uint8_t *local_shard;     /* -np 1: shards the local worker has */
   rove_worker local;        /* -np 1: rank 0 works too */
-  rove_failure *failures;
-  int n_failures, cap_failures;
+  rove_failures failures;
   rove_hub hub; /* energy hub, when the job has [energy] */
   int hub_on;
   char **boards; /* union of the models' boards and [energy] boards */

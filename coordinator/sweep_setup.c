@@ -96,6 +96,8 @@ int rove_sweep_setup_init(rove_sweep_setup *s, const char *job_path,
   s->plan.n_models = j->n_models;
   s->plan.n_profiles = j->n_profiles;
   s->plan.n_eps = j->n_eps;
+  for (int e = 0; e < j->n_eps && e < 64; e++)
+    s->plan.eps[e] = j->eps[e];
   s->plan.shard = j->shard;
   s->plan.skip = no_skip ? 0 : j->skip;
   s->plan.part = part;

@@ -7,7 +7,7 @@ set -euo pipefail
 
 core=(build-essential cmake pkg-config git
   libopenblas-dev zlib1g-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler
-  libonnx-dev libinih-dev libuv1-dev)
+  libonnx-dev libinih-dev libuv1-dev libpng-dev libjpeg62-turbo-dev)
 full=(libopenmpi-dev openmpi-bin libcriterion-dev clang-format slurm-wlm munge
   dataset-fashion-mnist chromium)
 
@@ -19,7 +19,7 @@ if [ "${1:-}" != "--agent" ]; then
   # added (idempotent; the apt-get update below then fetches its lists).
   want+=(gcc-aarch64-linux-gnu qemu-user libc6-dev:arm64 libopenblas-dev:arm64
     zlib1g-dev:arm64 libsodium-dev:arm64 libprotobuf-c-dev:arm64
-    libinih-dev:arm64 libuv1-dev:arm64)
+    libinih-dev:arm64 libuv1-dev:arm64 libpng-dev:arm64 libjpeg62-turbo-dev:arm64)
   if [ "$(id -u)" -eq 0 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
     dpkg --add-architecture arm64
   fi

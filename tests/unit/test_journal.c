@@ -226,6 +226,7 @@ Test(journal, resume_runs_only_the_missing_units) {
   rove_plan p = {.n_models = 1,
                  .n_profiles = 1,
                  .n_eps = 2,
+                 .eps = {0.1, 0.2},
                  .n = 30,
                  .shard = 7,
                  .skip = 1,

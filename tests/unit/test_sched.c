@@ -54,6 +54,7 @@ static rove_plan demo_plan(int skip) {
   rove_plan p = {.n_models = 2,
                  .n_profiles = 2,
                  .n_eps = 3,
+                 .eps = {0.1, 0.2, 0.3},
                  .n = 53,
                  .shard = 8,
                  .skip = skip,
