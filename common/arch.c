@@ -133,6 +133,11 @@ static int finish(rove_model *m, uint64_t seed) {
 int rove_arch_smallcnn(rove_model *m, float width_mult, int n_classes,
                        uint64_t seed) {
   rove_shape in = {3, {1, 28, 28, 0}};
+  return rove_arch_smallcnn_in(m, &in, width_mult, n_classes, seed);
+}
+
+int rove_arch_smallcnn_in(rove_model *m, const rove_shape *in, float width_mult,
+                          int n_classes, uint64_t seed) {
   int rc;
   if (!(width_mult > 0) || width_mult > 64) {
     memset(m, 0, sizeof *m);
@@ -144,7 +149,7 @@ int rove_arch_smallcnn(rove_model *m, float width_mult, int n_classes,
     return ROVE_ERR(ROVE_EINVAL, "SmallCNN with %d classes (expected >= 2)",
                     n_classes);
   }
-  if ((rc = rove_model_init(m, &in)) < 0 ||
+  if ((rc = rove_model_init(m, in)) < 0 ||
       (rc = build_smallcnn(m, width_mult, n_classes)) < 0 ||
       (rc = finish(m, seed)) < 0) {
     rove_model_deinit(m);
@@ -156,6 +161,11 @@ int rove_arch_smallcnn(rove_model *m, float width_mult, int n_classes,
 int rove_arch_rescnn(rove_model *m, float width_mult, int n_classes,
                      uint64_t seed) {
   rove_shape in = {3, {1, 28, 28, 0}};
+  return rove_arch_rescnn_in(m, &in, width_mult, n_classes, seed);
+}
+
+int rove_arch_rescnn_in(rove_model *m, const rove_shape *in, float width_mult,
+                        int n_classes, uint64_t seed) {
   int rc;
   memset(m, 0, sizeof *m);
   if (!(width_mult > 0) || width_mult > 64)
@@ -165,7 +175,7 @@ int rove_arch_rescnn(rove_model *m, float width_mult, int n_classes,
   if (n_classes < 2)
     return ROVE_ERR(ROVE_EINVAL, "residual CNN with %d classes (expected >= 2)",
                     n_classes);
-  if ((rc = rove_model_init(m, &in)) < 0 ||
+  if ((rc = rove_model_init(m, in)) < 0 ||
       (rc = build_rescnn(m, width_mult, n_classes)) < 0 ||
       (rc = finish(m, seed)) < 0) {
     rove_model_deinit(m);

@@ -20,6 +20,11 @@
  * deinitialised. */
 int rove_arch_smallcnn(rove_model *m, float width_mult, int n_classes,
                        uint64_t seed);
+/* The same network on any {C, H, W} input large enough for its four
+ * unpadded 3x3 convolutions and two pools (H, W >= 16): 3x32x32 (CIFAR)
+ * gives a 64x5x5 feature map and fc 1600->200. `in` is borrowed. */
+int rove_arch_smallcnn_in(rove_model *m, const rove_shape *in, float width_mult,
+                          int n_classes, uint64_t seed);
 
 /* A multilayer perceptron on any input shape: flatten, then
  * hidden[0..n_hidden) fully connected layers each followed by ReLU, then a
@@ -36,6 +41,9 @@ int rove_arch_mlp(rove_model *m, const rove_shape *in, const int *hidden,
  * finalized on success (the caller frees it), deinitialised on error. */
 int rove_arch_rescnn(rove_model *m, float width_mult, int n_classes,
                      uint64_t seed);
+/* The same on any {C, H, W} input with H, W >= 4 (fc from 2c*(H/4)*(W/4)). */
+int rove_arch_rescnn_in(rove_model *m, const rove_shape *in, float width_mult,
+                        int n_classes, uint64_t seed);
 
 /* Fills node `id`'s weights He-uniformly (fan-in from its shape) and its
  * bias with 0, keyed by (seed, id). For conv and linear nodes; other nodes

@@ -1,4 +1,5 @@
-/* data.h - labelled image datasets from IDX files, named by spec strings. */
+/* data.h - labelled image datasets (IDX, CIFAR binary, npy, image folders),
+ * named by spec strings (common/DATA.md). */
 #ifndef ROVE_COMMON_DATA_H
 #define ROVE_COMMON_DATA_H
 
@@ -16,17 +17,19 @@
  * with, so it never depends on which slice a run loaded). */
 typedef struct rove_dataset {
   int n;            /* examples */
-  rove_shape shape; /* per example, {C, H, W} = {1, rows, cols} */
-  float *x;         /* n * numel(shape) pixels in [0, 1] (x / 255) */
+  rove_shape shape; /* per example, {C, H, W} */
+  float *x;         /* n * numel(shape) pixels in [0, 1], CHW per example */
   int32_t *y;       /* n labels in [0, n_classes) */
-  int n_classes;    /* 1 + the largest label in the whole label file */
+  int n_classes;    /* the format's (CIFAR, folder) or 1 + the largest label
+                       in the whole label file */
   long first;       /* global index of example 0 */
   char spec[512];   /* the spec it was loaded from */
 } rove_dataset;
 
 /* Loads a dataset named by a spec (syntax in common/DATA.md):
- *   fashion-mnist:test, fashion-mnist:train,
- *   idx:IMAGES,LABELS   (paths to IDX files, gzip or raw),
+ *   fashion-mnist:test|train, idx:IMAGES,LABELS (IDX files, gzip or raw),
+ *   cifar10:[DIR:]test|train, cifar100:[DIR:]test|train[;coarse],
+ *   npy:IMAGES.npy,LABELS.npy[;layout=nchw|nhwc], folder:DIR,
  * each optionally followed by a slice [a:b] with Python's meaning (either
  * end may be omitted or negative) except that it must lie inside the
  * dataset and select at least one example.

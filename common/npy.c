@@ -62,24 +62,41 @@ int rove_npy_load_mem(rove_npy *a, const void *buf, size_t len,
   hdr[hlen] = '\0';
   off += hlen;
 
+  /* descr: a quote, the byte order (< little, > big, | not applicable,
+   * = native, which is little on every machine rove runs on), the kind
+   * (f, i, u) and the size in bytes. */
   const char *d = dict_value(hdr, "descr");
-  int esize, isint;
-  if (d && strncmp(d, "'<f4'", 5) == 0)
-    esize = 4, isint = 0;
-  else if (d && strncmp(d, "'<f8'", 5) == 0)
-    esize = 8, isint = 0;
-  else if (d && strncmp(d, "'<i4'", 5) == 0)
-    esize = 4, isint = 1;
-  else if (d && strncmp(d, "'<i8'", 5) == 0)
-    esize = 8, isint = 1;
-  else
+  int esize = 0, big = 0;
+  char kind = 0;
+  if (d && d[0] == '\'' && strchr("<>|=", d[1]) && d[1] && d[2] &&
+      strchr("fiu", d[2]) && d[3] >= '1' && d[3] <= '8' && d[4] == '\'') {
+    big = d[1] == '>';
+    kind = d[2];
+    esize = d[3] - '0';
+  }
+  int ok = (kind == 'f' && (esize == 4 || esize == 8)) ||
+           (kind == 'i' && (esize == 1 || esize == 4 || esize == 8)) ||
+           (kind == 'u' && esize == 1);
+  if (!ok) {
+    char got[16] = "?";
+    if (d)
+      snprintf(got, sizeof got, "%.8s", d);
     return ROVE_ERR(ROVE_EUNSUPPORTED,
-                    "%s: field 'descr' is not '<f4', '<f8', '<i4' or '<i8'",
-                    what);
+                    "%s: field 'descr' is %s (expected float32/64 'f4'/'f8', "
+                    "int8/32/64 'i1'/'i4'/'i8' or uint8 'u1', either byte "
+                    "order)",
+                    what, got);
+  }
+  int isint = kind != 'f';
+  snprintf(a->dtype, sizeof a->dtype, "%c%d", kind, esize);
   const char *fo = dict_value(hdr, "fortran_order");
-  if (!fo || strncmp(fo, "False", 5) != 0)
+  if (!fo || strncmp(fo, "False", 5) != 0) {
+    memset(a, 0, sizeof *a);
     return ROVE_ERR(ROVE_EUNSUPPORTED,
-                    "%s: field 'fortran_order' must be False (C order)", what);
+                    "%s: field 'fortran_order' is not False: Fortran-order "
+                    "arrays are not read (save with np.ascontiguousarray)",
+                    what);
+  }
   const char *s = dict_value(hdr, "shape");
   if (!s || *s != '(')
     return ROVE_ERR(ROVE_EFORMAT, "%s: field 'shape' missing or not a tuple",
@@ -118,9 +135,17 @@ int rove_npy_load_mem(rove_npy *a, const void *buf, size_t len,
   const unsigned char *p = b + off;
   for (size_t i = 0; i < n; i++, p += esize) {
     uint64_t u = 0;
-    for (int k = esize - 1; k >= 0; k--)
-      u = u << 8 | p[k];
-    if (isint && esize == 4)
+    if (big)
+      for (int k = 0; k < esize; k++)
+        u = u << 8 | p[k];
+    else
+      for (int k = esize - 1; k >= 0; k--)
+        u = u << 8 | p[k];
+    if (kind == 'u')
+      a->data[i] = (float)u;
+    else if (isint && esize == 1)
+      a->data[i] = (float)(int8_t)(uint8_t)u;
+    else if (isint && esize == 4)
       a->data[i] = (float)(int32_t)(uint32_t)u;
     else if (isint)
       a->data[i] = (float)(int64_t)u;

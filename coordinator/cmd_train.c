@@ -271,7 +271,7 @@ static int run_bench(int batch, double width, int steps, int json) {
   rove_trainer t;
   rove_train_spec_default(&s);
   s.width = width;
-  ROVE_TRY(rove_train_build(&m, &s));
+  ROVE_TRY(rove_train_build(&m, &s, NULL, 10));
   size_t d = (size_t)rove_shape_numel(&m.in);
   float *x = malloc(sizeof *x * d * (size_t)batch);
   int32_t *y = malloc(sizeof *y * (size_t)batch);

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "common/data.h"
 #include "common/energy_proto.h"
 #include "common/err.h"
 #include "common/fileio.h"
@@ -22,7 +24,8 @@ static void usage(FILE *f) {
       "                  [--sensor auto|SPEC] [--sysfs-root DIR] [--quick]\n"
       "                  [--agent-id ID] [--backoff-max S]\n"
       "       rove-agent measure MODEL... [--sensor SPEC] [--sysfs-root DIR]\n"
-      "                  [--quick] [--batch N] [--inputs FILE.f32] [--json]\n"
+      "                  [--quick] [--batch N] [--inputs FILE.f32|DATASET] "
+      "[--json]\n"
       "       rove-agent sensors [--sensor SPEC] [--sysfs-root DIR]\n\n"
       "Sensor specs (energy_agents/sensors.def):\n"
       "  %-18s the first back-end below that finds a device, else estimate\n",
@@ -126,6 +129,22 @@ static void print_result(const rove_energy_result *r, int json) {
          rove_energy_result_valid(r) ? "yes" : "no");
 }
 
+/* --inputs: a raw float32 file (the examples back to back, as the hub
+ * sends them), or a dataset spec (cifar10:test[0:64], npy:..., folder:...,
+ * common/DATA.md) whose pixels are sent the same way. */
+static int read_inputs(const char *arg, unsigned char **buf, size_t *len) {
+  struct stat st;
+  if (stat(arg, &st) == 0 || !strchr(arg, ':'))
+    return rove_file_read(arg, "input set", buf, len);
+  rove_dataset d;
+  ROVE_TRY(rove_dataset_load(&d, arg));
+  *len = (size_t)d.n * (size_t)rove_shape_numel(&d.shape) * sizeof(float);
+  *buf = (unsigned char *)d.x;
+  d.x = NULL;
+  rove_dataset_deinit(&d);
+  return 0;
+}
+
 static int cmd_measure(int argc, char **argv) {
   const char *sensor = "auto", *root = "", *inputs = NULL;
   int quick = 0, json = 0;
@@ -166,7 +185,7 @@ static int cmd_measure(int argc, char **argv) {
   size_t in_len = 0;
   rove_ep_request q[64];
   int rc = 0;
-  if (inputs && (rc = rove_file_read(inputs, "input set", &in, &in_len)) < 0)
+  if (inputs && (rc = read_inputs(inputs, &in, &in_len)) < 0)
     goto fail;
   for (int i = 0; i < nm; i++) {
     size_t len;

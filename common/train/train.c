@@ -17,20 +17,22 @@
 #define TAG_SHUFFLE 0x73687566666c65ull /* "shuffle" */
 #define TAG_PGD 0x70676461747461ull     /* "pgdatta" */
 
-int rove_train_build(rove_model *m, const rove_train_spec *s) {
-  int K = 10;
+int rove_train_build(rove_model *m, const rove_train_spec *s,
+                     const rove_shape *in, int n_classes) {
+  rove_shape fm = {3, {1, 28, 28, 0}};
+  if (!in)
+    in = &fm;
+  int K = n_classes >= 2 ? n_classes : 10;
   switch (s->arch) {
   case ROVE_TRAIN_ARCH_SMALLCNN:
-    ROVE_TRY(rove_arch_smallcnn(m, (float)s->width, K, s->seed));
+    ROVE_TRY(rove_arch_smallcnn_in(m, in, (float)s->width, K, s->seed));
     return 0;
   case ROVE_TRAIN_ARCH_RESCNN:
-    ROVE_TRY(rove_arch_rescnn(m, (float)s->width, K, s->seed));
+    ROVE_TRY(rove_arch_rescnn_in(m, in, (float)s->width, K, s->seed));
     return 0;
-  case ROVE_TRAIN_ARCH_MLP: {
-    rove_shape in = {3, {1, 28, 28, 0}};
-    ROVE_TRY(rove_arch_mlp(m, &in, s->hidden, s->n_hidden, K, s->seed));
+  case ROVE_TRAIN_ARCH_MLP:
+    ROVE_TRY(rove_arch_mlp(m, in, s->hidden, s->n_hidden, K, s->seed));
     return 0;
-  }
   default:
     memset(m, 0, sizeof *m);
     return ROVE_ERR(ROVE_EINVAL, "model '%s': unknown architecture %d", s->name,
@@ -408,7 +410,8 @@ int rove_train_run(const rove_train_spec *s, const rove_dataset *train,
     return ROVE_ERR(ROVE_EINVAL,
                     "model '%s': PGD training needs eps > 0 and steps >= 1",
                     s->name);
-  ROVE_TRY(rove_train_build(&r.m, s));
+  ROVE_TRY(rove_train_build(&r.m, s, &train->shape,
+                            train->n_classes > 10 ? train->n_classes : 10));
   double t0 = now_s();
   int rc = check_data(&r.m, train);
   if (rc == 0)

@@ -100,9 +100,13 @@ int rove_zoo_load(rove_zoo *z, const char *path);
 int rove_zoo_load_string(rove_zoo *z, const char *text, const char *what);
 void rove_zoo_deinit(rove_zoo *z);
 
-/* Builds the untrained float model of a spec (seeded weights); `m` is
- * uninitialised on entry, finalized on success, deinitialised on error. */
-int rove_train_build(rove_model *m, const rove_train_spec *s);
+/* Builds the untrained float model of a spec (seeded weights) for inputs
+ * of shape `in` (NULL: 1x28x28) and n_classes outputs (< 2: 10); `m` is
+ * uninitialised on entry, finalized on success, deinitialised on error.
+ * rove_train_run takes both from the training set (at least 10 classes,
+ * so a slice that lacks a label still builds the same network). */
+int rove_train_build(rove_model *m, const rove_train_spec *s,
+                     const rove_shape *in, int n_classes);
 
 /* ---- optimizer ------------------------------------------------------ */
 

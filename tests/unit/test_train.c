@@ -417,3 +417,31 @@ Test(zoo, errors_name_the_line_and_key) {
   zoo_fails("[zoo]\nbits = 5\n[model a]\nvariant = qat\n",
             "t.zoo:2: [zoo] key 'bits'");
 }
+
+/* The zoo's architectures take the training set's shape: SmallCNN on
+ * 3x32x32 (CIFAR) has conv1 3->c1 and fc1 from the 64x5x5 map; classes
+ * beyond 10 widen the last layer. */
+Test(train, architectures_follow_the_data_shape) {
+  rove_train_spec s;
+  rove_train_spec_default(&s);
+  s.width = 0.5;
+  rove_shape cifar = {3, {3, 32, 32, 0}};
+  rove_model m;
+  cr_assert_eq(rove_train_build(&m, &s, &cifar, 100), 0, "%s",
+               rove_error_message());
+  cr_assert_eq(m.in.d[0], 3);
+  cr_assert_eq(m.in.d[1], 32);
+  cr_assert_eq(m.n_classes, 100);
+  int c1 = 16, c2 = 32, f = 100;
+  size_t want = (size_t)(3 * 9 * c1 + c1) + (size_t)(c1 * 9 * c1 + c1) +
+                (size_t)(c1 * 9 * c2 + c2) + (size_t)(c2 * 9 * c2 + c2) +
+                (size_t)(c2 * 25 * f + f) + (size_t)(f * f + f) +
+                (size_t)(f * 100 + 100);
+  cr_assert_eq(m.n_params, want, "%zu params, expected %zu", m.n_params, want);
+  rove_model_deinit(&m);
+  s.arch = ROVE_TRAIN_ARCH_RESCNN;
+  cr_assert_eq(rove_train_build(&m, &s, &cifar, 10), 0, "%s",
+               rove_error_message());
+  cr_assert_eq(m.n_classes, 10);
+  rove_model_deinit(&m);
+}
