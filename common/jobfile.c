@@ -14,6 +14,24 @@
 
 /* ---- sweep jobs ---- */
 
+/* A [model]'s mean = / std = list (common/normalize.h), errors naming
+ * the file, line and key. */
+static int get_norm(const rove_ini *ini, const rove_ini_section *sec,
+                    const char *key, float *v, int *n) {
+  const char *text = NULL;
+  *n = 0;
+  ROVE_TRY(rove_ini_get_str(ini, sec, key, 0, NULL, &text));
+  if (!text)
+    return 0;
+  if (rove_norm_parse(text, v, n, key) < 0) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", rove_error_message());
+    return rove_ini_error(ROVE_EINVAL, ini, sec, rove_ini_key_find(sec, key),
+                          "%s", why);
+  }
+  return 0;
+}
+
 static int check_name(const rove_ini *ini, const rove_ini_section *s) {
   const char *n = s->name;
   if (!n[0])
@@ -162,7 +180,8 @@ static int job_parse(rove_job *job, const char *base_dir) {
     return ROVE_ERR(ROVE_ENOMEM, "out of memory");
   }
   job->n_models = n;
-  static const char *const model_keys[] = {"path", "board", NULL};
+  static const char *const model_keys[] = {"path", "board", "mean", "std",
+                                           NULL};
   for (int i = 0; i < n; i++) {
     rove_job_model *m = &job->models[i];
     m->sec = sel[i];
@@ -175,6 +194,10 @@ static int job_parse(rove_job *job, const char *base_dir) {
       rc = rove_ini_get_str(ini, sel[i], "path", 1, NULL, &path);
     if (!rc)
       rc = rove_ini_get_str(ini, sel[i], "board", 0, NULL, &m->board);
+    if (!rc)
+      rc = get_norm(ini, sel[i], "mean", m->norm.mean, &m->norm.n_mean);
+    if (!rc)
+      rc = get_norm(ini, sel[i], "std", m->norm.std, &m->norm.n_std);
     if (!rc && !(m->path = resolve(base_dir, path)))
       rc = ROVE_ERR(ROVE_ENOMEM, "out of memory");
     if (rc) {

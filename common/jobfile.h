@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "common/ini.h"
+#include "common/normalize.h"
 
 /* ---- sweep job files (documented in jobs/README.md) ---- */
 
@@ -17,6 +18,7 @@ typedef struct rove_job_model {
   const char *name;  /* borrowed from the job's ini */
   char *path;        /* owned: resolved against the job file's directory */
   const char *board; /* optional board class for energy, or NULL */
+  rove_norm norm;    /* mean = / std = keys: input normalization */
   const rove_ini_section *sec;
 } rove_job_model;
 

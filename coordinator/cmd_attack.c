@@ -43,7 +43,7 @@ static void usage(FILE *f) {
       "  --save-adv FILE    write the adversarial examples (IDX float32,\n"
       "                     [eps, n, ...input]) and FILE.csv describing them\n"
       "                     (an ablation saves its last profile, precise)\n"
-      "  --json             print one JSON object\n"
+      "  --json             print one JSON object\n" ROVE_CLI_NORM_USAGE
       "  -h, --help         this text\n");
 }
 
@@ -55,6 +55,7 @@ typedef struct attack_opts {
   uint64_t seed;
   /* Profile options (options.def order, the order they are applied). */
   const char *set_val[ROVE_MAX_PROFILE_OPTIONS];
+  rove_norm input_norm; /* --mean/--std */
 } attack_opts;
 
 static int parse_eps(const char *s, attack_opts *o) {
@@ -393,7 +394,7 @@ static int run(const attack_opts *o, int *usage_err) {
     n_prof++;
   rove_profile *profs[8] = {NULL};
   eps_result *er = NULL;
-  ROVE_TRY(rove_model_load(&s.m, o->model));
+  ROVE_TRY(rove_model_load_norm(&s.m, o->model, &o->input_norm));
   rc = rove_dataset_load(&s.d, o->data);
   if (rc < 0)
     goto out;
@@ -573,6 +574,7 @@ int rove_cmd_attack(int argc, char **argv) {
       {"save-adv", required_argument, 0, O_SAVE},
       {"json", no_argument, 0, O_JSON},
       {"batch", required_argument, 0, O_BATCH},
+      ROVE_CLI_NORM_OPTIONS,
       {"help", no_argument, 0, 'h'}};
   enum { N_FIXED = sizeof fixed / sizeof fixed[0] };
   struct option lo[N_FIXED + ROVE_MAX_PROFILE_OPTIONS + 1];
@@ -590,6 +592,11 @@ int rove_cmd_attack(int argc, char **argv) {
   opterr = 0;
   int c;
   while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+    int nr = rove_cli_norm_opt("rove attack", c, optarg, &o.input_norm);
+    if (nr == 2)
+      return ROVE_EXIT_USAGE;
+    if (nr)
+      continue;
     switch (c) {
     case 'h': usage(stdout); return ROVE_EXIT_OK;
     case O_EPS:

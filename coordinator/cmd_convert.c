@@ -25,8 +25,8 @@ static void usage(FILE *f) {
           "  --builtin NAME  built-in architecture (smallcnn)\n"
           "  --width W       width multiplier of the built-in (default 1)\n"
           "  --classes N     classes of the built-in (default 10)\n"
-          "  --seed S        weight seed of the built-in (default 1)\n"
-          "  -h, --help      this text\n");
+          "  --seed S        weight seed of the built-in (default "
+          "1)\n" ROVE_CLI_NORM_USAGE "  -h, --help      this text\n");
 }
 
 static int parse_num(const char *s, double lo, double hi, double *out) {
@@ -45,13 +45,20 @@ int rove_cmd_convert(int argc, char **argv) {
       {"width", required_argument, NULL, 'w'},
       {"classes", required_argument, NULL, 'c'},
       {"seed", required_argument, NULL, 's'},
+      ROVE_CLI_NORM_OPTIONS,
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *builtin = NULL;
   double width = 1, classes = 10, seed = 1;
   int c;
+  rove_norm norm = {0};
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int nr = rove_cli_norm_opt("rove convert", c, optarg, &norm);
+    if (nr == 2)
+      return ROVE_EXIT_USAGE;
+    if (nr)
+      continue;
     switch (c) {
     case 'B': builtin = optarg; break;
     case 'w':
@@ -110,8 +117,10 @@ int rove_cmd_convert(int argc, char **argv) {
     rc = rove_arch_smallcnn(&m, (float)width, (int)classes, (uint64_t)seed);
     if (rc == 0 && !m.finalized)
       rc = rove_model_finalize(&m, -1);
+    if (rc == 0)
+      rc = rove_model_normalize(&m, &norm);
   } else {
-    rc = rove_model_load(&m, argv[optind]);
+    rc = rove_model_load_norm(&m, argv[optind], &norm);
   }
   if (rc == 0)
     rc = rove_model_save(&m, out);

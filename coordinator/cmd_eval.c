@@ -17,7 +17,8 @@
 static void usage(FILE *f) {
   fprintf(
       f, "usage: rove eval MODEL [--data SPEC] [--n N] [--batch B]\n"
-         "                 [--logits FILE.csv] [--json]\n\n"
+         "                 [--logits FILE.csv] [--json] [--mean M,.. --std "
+         "S,..]\n\n"
          "Clean (unattacked) accuracy of a model (.rove or ONNX).\n\n"
          "  --data SPEC       dataset (default fashion-mnist:test); see\n"
          "                    common/DATA.md, e.g. fashion-mnist:test[0:1000]\n"
@@ -26,7 +27,7 @@ static void usage(FILE *f) {
          "  --batch B         examples per forward pass (default 100); the\n"
          "                    results do not depend on it\n"
          "  --logits FILE.csv write index,label,z0..z{N-1} per example\n"
-         "  --json            print one JSON object\n"
+         "  --json            print one JSON object\n" ROVE_CLI_NORM_USAGE
          "  -h, --help        this text\n");
 }
 
@@ -49,6 +50,7 @@ static int argmax(const float *z, int n) {
 typedef struct eval_opts {
   const char *model, *data, *logits;
   int n, batch, json;
+  rove_norm norm;
 } eval_opts;
 
 static int run(const eval_opts *o) {
@@ -60,7 +62,7 @@ static int run(const eval_opts *o) {
   int rc;
   memset(&d, 0, sizeof d);
   memset(&e, 0, sizeof e);
-  ROVE_TRY(rove_model_load(&m, o->model));
+  ROVE_TRY(rove_model_load_norm(&m, o->model, &o->norm));
   rc = rove_dataset_load(&d, o->data);
   if (rc < 0)
     goto out;
@@ -160,12 +162,18 @@ int rove_cmd_eval(int argc, char **argv) {
                                        {"batch", required_argument, NULL, 'b'},
                                        {"logits", required_argument, NULL, 'l'},
                                        {"json", no_argument, NULL, 'j'},
+                                       ROVE_CLI_NORM_OPTIONS,
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   eval_opts o = {.data = "fashion-mnist:test", .batch = 100};
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int nr = rove_cli_norm_opt("rove eval", c, optarg, &o.norm);
+    if (nr == 2)
+      return ROVE_EXIT_USAGE;
+    if (nr)
+      continue;
     switch (c) {
     case 'd': o.data = optarg; break;
     case 'l': o.logits = optarg; break;

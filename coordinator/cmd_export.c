@@ -16,7 +16,8 @@
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: rove export MODEL OUT.onnx [--data SPEC] [--n N]\n\n"
+          "usage: rove export MODEL OUT.onnx [--data SPEC] [--n N]\n"
+          "                   [--mean M,.. --std S,..]\n\n"
           "Writes MODEL (.rove or ONNX) as ONNX opset 13. Quantized layers\n"
           "become QuantizeLinear/DequantizeLinear (weights as int8), so a\n"
           "board's runtime sees the quantized model. Before the file is\n"
@@ -24,8 +25,8 @@ static void usage(FILE *f) {
           "compared bit for bit with the model's on 64 seeded random inputs\n"
           "and, with --data, on the first N examples of a dataset.\n\n"
           "  --data SPEC   also compare on this dataset (common/DATA.md)\n"
-          "  --n N         examples of --data to compare (default 256)\n"
-          "  -h, --help    this text\n");
+          "  --n N         examples of --data to compare (default "
+          "256)\n" ROVE_CLI_NORM_USAGE "  -h, --help    this text\n");
 }
 
 /* Logits of `a` and `b` on n inputs x must agree bit for bit. */
@@ -62,7 +63,8 @@ static int compare(const rove_model *a, const rove_model *b, const float *x,
   return 0;
 }
 
-static int run(const char *in, const char *out, const char *data, int n) {
+static int run(const char *in, const char *out, const char *data, int n,
+               const rove_norm *norm) {
   rove_model m, back;
   uint8_t *buf = NULL;
   size_t len = 0;
@@ -70,7 +72,7 @@ static int run(const char *in, const char *out, const char *data, int n) {
   rove_dataset ds;
   int have_back = 0, have_ds = 0, rc;
   long checked = 0;
-  ROVE_TRY(rove_model_load(&m, in));
+  ROVE_TRY(rove_model_load_norm(&m, in, norm));
   if ((rc = rove_onnx_export_mem(&m, &buf, &len)) < 0)
     goto out;
   if ((rc = rove_onnx_load_mem(&back, buf, len, out)) < 0)
@@ -129,12 +131,19 @@ out:
 int rove_cmd_export(int argc, char **argv) {
   static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
                                        {"n", required_argument, NULL, 'n'},
+                                       ROVE_CLI_NORM_OPTIONS,
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   const char *data = NULL;
   int n = 256, c;
+  rove_norm norm = {0};
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int nr = rove_cli_norm_opt("rove export", c, optarg, &norm);
+    if (nr == 2)
+      return ROVE_EXIT_USAGE;
+    if (nr)
+      continue;
     switch (c) {
     case 'd': data = optarg; break;
     case 'n': {
@@ -160,7 +169,7 @@ int rove_cmd_export(int argc, char **argv) {
     usage(stderr);
     return ROVE_EXIT_USAGE;
   }
-  if (run(argv[optind], argv[optind + 1], data, n) < 0) {
+  if (run(argv[optind], argv[optind + 1], data, n, &norm) < 0) {
     rove_error_print(stderr);
     return ROVE_EXIT_FAIL;
   }

@@ -10,7 +10,7 @@
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: rove info MODEL [--json]\n\n"
+          "usage: rove info MODEL [--json] [--mean M,.. --std S,..]\n\n"
           "Describes a model (.rove or ONNX): its input shape and, per layer,\n"
           "the op, name, output shape, parameters, multiply-accumulates per\n"
           "example and whether the layer is non-differentiable (zero "
@@ -18,8 +18,8 @@ static void usage(FILE *f) {
           "almost everywhere, so first-order attacks need BPDA); then the\n"
           "totals, whether a trailing Softmax was stripped, and the content\n"
           "hash that identifies the model everywhere in rove.\n\n"
-          "  --json     print one JSON object instead of a table\n"
-          "  -h, --help this text\n");
+          "  --json     print one JSON object instead of a "
+          "table\n" ROVE_CLI_NORM_USAGE "  -h, --help this text\n");
 }
 
 static void shape_json(FILE *f, const rove_shape *s) {
@@ -92,11 +92,18 @@ static void print_json(const rove_model *m, const char *path, const char *hex) {
 
 int rove_cmd_info(int argc, char **argv) {
   static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                       ROVE_CLI_NORM_OPTIONS,
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   int json = 0, c;
+  rove_norm norm = {0};
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int nr = rove_cli_norm_opt("rove info", c, optarg, &norm);
+    if (nr == 2)
+      return ROVE_EXIT_USAGE;
+    if (nr)
+      continue;
     switch (c) {
     case 'j': json = 1; break;
     case 'h': usage(stdout); return ROVE_EXIT_OK;
@@ -110,7 +117,7 @@ int rove_cmd_info(int argc, char **argv) {
   }
   const char *path = argv[optind];
   rove_model m;
-  if (rove_model_load(&m, path) < 0) {
+  if (rove_model_load_norm(&m, path, &norm) < 0) {
     rove_error_print(stderr);
     return ROVE_EXIT_FAIL;
   }

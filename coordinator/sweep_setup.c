@@ -124,7 +124,8 @@ int rove_sweep_setup_init(rove_sweep_setup *s, const char *job_path,
     for (int m = 0; m < j->n_models && !rc; m++) {
       /* A model that does not load is not fatal: its units are recorded
        * as failed and the sweep goes on with the rest. */
-      if (rove_model_load(&s->models[m], j->models[m].path) == 0)
+      if (rove_model_load_norm(&s->models[m], j->models[m].path,
+                               &j->models[m].norm) == 0)
         s->loaded[m] = 1;
       else
         snprintf(s->model_error[m], sizeof s->model_error[m], "%s",

@@ -412,6 +412,13 @@ int rove_train_run(const rove_train_spec *s, const rove_dataset *train,
                     s->name);
   ROVE_TRY(rove_train_build(&r.m, s, &train->shape,
                             train->n_classes > 10 ? train->n_classes : 10));
+  int nrc = rove_model_normalize(&r.m, &s->norm);
+  if (nrc < 0) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", rove_error_message());
+    rove_model_deinit(&r.m);
+    return ROVE_ERR(nrc, "model '%s': %s", s->name, why);
+  }
   double t0 = now_s();
   int rc = check_data(&r.m, train);
   if (rc == 0)

@@ -10,6 +10,7 @@
 #include "common/data.h"
 #include "common/ini.h"
 #include "common/model.h"
+#include "common/normalize.h"
 
 enum rove_train_arch {
   ROVE_TRAIN_ARCH_SMALLCNN = 0,
@@ -67,12 +68,13 @@ typedef struct rove_train_spec {
   uint64_t seed;
   char data[256], test[256]; /* dataset specs (common/DATA.md) */
   long n_train, n_test;      /* first n examples only (0: all) */
+  rove_norm norm; /* mean/std folded in front of the network (none: 0) */
 } rove_train_spec;
 
 /* Every key a [model] section (or the [zoo] defaults) may set, NULL
  * terminated; `rove train` takes each as a flag too (dashes for
  * underscores). */
-#define ROVE_ZOO_N_MODEL_KEYS 30
+#define ROVE_ZOO_N_MODEL_KEYS 32
 extern const char *const rove_zoo_model_keys[ROVE_ZOO_N_MODEL_KEYS + 1];
 
 /* The defaults a zoo file starts from. */

@@ -76,6 +76,13 @@ void rove_train_fingerprint(const rove_train_spec *s, char *buf, size_t cap) {
   if (k < cap && s->prune > 0)
     k += (size_t)snprintf(buf + k, cap - k, " prune=%.17g@%.17g", s->prune,
                           s->prune_at);
+  /* Only when given, so fingerprints of models without one are as before. */
+  if (k < cap && rove_norm_given(&s->norm)) {
+    char m[256], d[256];
+    rove_norm_text(s->norm.mean, s->norm.n_mean, m, sizeof m);
+    rove_norm_text(s->norm.std, s->norm.n_std, d, sizeof d);
+    k += (size_t)snprintf(buf + k, cap - k, " mean=%s std=%s", m, d);
+  }
   if (k < cap)
     snprintf(buf + k, cap - k,
              " logit_scale=%.17g seed=%llu data=%s n_train=%ld test=%s "
@@ -91,7 +98,7 @@ const char *const rove_zoo_model_keys[ROVE_ZOO_N_MODEL_KEYS + 1] = {
     "eps",      "pgd_steps",    "pgd_step", "bits",     "weight_bits",
     "act_bits", "qat_fraction", "prune",    "prune_at", "logit_scale",
     "seed",     "data",         "test",     "n_train",  "n_test",
-    NULL};
+    "mean",     "std",          NULL};
 
 typedef struct zctx {
   const rove_ini *ini;
@@ -116,6 +123,23 @@ static int get_d(const zctx *c, const char *key, double dflt, double lo,
 static int get_i(const zctx *c, const char *key, long long dflt, long long lo,
                  long long hi, long long *out) {
   return rove_ini_get_int(c->ini, from(c, key), key, 0, dflt, lo, hi, out);
+}
+
+/* mean = / std = (common/normalize.h); errors name the line and key. */
+static int get_norm(const zctx *c, const char *key, float *v, int *n) {
+  const rove_ini_section *sec = from(c, key);
+  const char *text = NULL;
+  *n = 0;
+  ROVE_TRY(rove_ini_get_str(c->ini, sec, key, 0, NULL, &text));
+  if (!text)
+    return 0;
+  if (rove_norm_parse(text, v, n, key) < 0) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", rove_error_message());
+    return rove_ini_error(ROVE_EINVAL, c->ini, sec, rove_ini_key_find(sec, key),
+                          "%s", why);
+  }
+  return 0;
 }
 
 /* A name from a fixed list; the error lists the accepted names. */
@@ -242,6 +266,8 @@ static int parse_model(const zctx *c, rove_train_spec *s) {
   s->n_train = (long)v;
   ROVE_TRY(get_i(c, "n_test", 0, 0, INT32_MAX, &v));
   s->n_test = (long)v;
+  ROVE_TRY(get_norm(c, "mean", s->norm.mean, &s->norm.n_mean));
+  ROVE_TRY(get_norm(c, "std", s->norm.std, &s->norm.n_std));
   (void)d;
   if (s->variant != ROVE_TRAIN_QAT)
     s->wbits = s->abits = 0;

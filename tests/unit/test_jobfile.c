@@ -178,3 +178,24 @@ Test(ini, nul_byte_is_an_error_naming_its_line) {
             "%s", rove_error_message());
   unlink(path);
 }
+
+Test(jobfile, model_normalization_keys) {
+  char buf[2048];
+  const char *at = strstr(good_job, "board = jetson-nano\n");
+  snprintf(buf, sizeof buf, "%.*smean = 0.4914, 0.4822,0.4465\nstd = 0.25\n%s",
+           (int)(at - good_job), good_job, at);
+  rove_job j;
+  cr_assert_eq(rove_job_load_string(&j, buf, "demo.job", "."), 0, "%s",
+               rove_error_message());
+  cr_assert_eq(j.models[0].norm.n_mean, 3);
+  cr_assert_eq(j.models[0].norm.n_std, 1);
+  cr_assert(j.models[0].norm.mean[1] == 0.4822f);
+  cr_assert(j.models[0].norm.std[0] == 0.25f);
+  cr_assert_eq(j.models[1].norm.n_mean, 0);
+  rove_job_deinit(&j);
+  snprintf(buf, sizeof buf, "%.*sstd = 0.2 0.3\n%s", (int)(at - good_job),
+           good_job, at);
+  cr_assert_lt(rove_job_load_string(&j, buf, "demo.job", "."), 0);
+  const char *m = rove_error_message();
+  cr_assert(strstr(m, "demo.job:11") && strstr(m, "std"), "%s", m);
+}
