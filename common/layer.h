@@ -110,6 +110,10 @@ typedef struct rove_node {
 /* Op flags. */
 #define ROVE_OPF_NONDIFF 1u    /* exact gradient is zero almost everywhere */
 #define ROVE_OPF_SMOOTHABLE 2u /* kinked; has a smooth surrogate backward */
+/* An integer (q-domain) operator of ONNX's operator format: its STE
+ * gradient is the gradient of its `surrogate`, not the identity, and BPDA
+ * uses the clipped STE (the output saturates). */
+#define ROVE_OPF_INTEGER 4u
 
 typedef struct rove_layer_ops {
   const char *name; /* registry name, e.g. "conv" */
@@ -130,6 +134,12 @@ typedef struct rove_layer_ops {
   void (*backward)(const rove_node *n, const float *p, int B,
                    const float *const *x, const float *y, const float *dy,
                    float *const *dx, float *dp, float *ws, rove_bwd bwd);
+  /* Non-differentiable integer operators (ROVE_OPF_INTEGER): the forward
+   * with every rounding removed and the saturation kept as a clamp, the
+   * function the clipped STE differentiates; sat (may be NULL) gets 1 for
+   * every output element the clamp changed. NULL for other layers. */
+  void (*surrogate)(const rove_node *n, const float *p, int B,
+                    const float *const *x, float *y, unsigned char *sat);
   /* Multiply-accumulates per example (NULL: elementwise, counted as 0). */
   double (*macs)(const rove_node *n);
   /* For the table-driven tests: fills a representative configuration

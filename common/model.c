@@ -304,8 +304,11 @@ void rove_exec_forward(rove_exec *e, int B, const float *x) {
     const float *xs[ROVE_MAX_IN];
     for (int j = 0; j < n->n_in; j++)
       xs[j] = n->in[j] == ROVE_INPUT ? x : e->act[n->in[j]];
-    rove_layers[n->op]->forward(n, m->params + n->param_off, B, xs, e->act[i],
-                                e->ws);
+    const rove_layer_ops *ops = rove_layers[n->op];
+    if (e->surrogate && ops->surrogate)
+      ops->surrogate(n, m->params + n->param_off, B, xs, e->act[i], NULL);
+    else
+      ops->forward(n, m->params + n->param_off, B, xs, e->act[i], e->ws);
   }
 }
 

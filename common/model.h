@@ -72,6 +72,9 @@ typedef struct rove_exec {
   float *ws;     /* scratch, the max over nodes */
   rove_bwd *bwd; /* per node backward mode (default exact) */
   int *zero_at;  /* per node: the node whose backward zeroes its gradient */
+  int surrogate; /* forward runs the integer operators' surrogate (the
+                    function their clipped STE differentiates); 0 after
+                    init */
 } rove_exec;
 
 int rove_exec_init(rove_exec *e, const rove_model *m, int bmax);

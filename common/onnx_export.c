@@ -19,6 +19,7 @@
 #define INT8_T ONNX__TENSOR_PROTO__DATA_TYPE__INT8
 #define UINT8_T ONNX__TENSOR_PROTO__DATA_TYPE__UINT8
 #define INT64_T ONNX__TENSOR_PROTO__DATA_TYPE__INT64
+#define INT32_T ONNX__TENSOR_PROTO__DATA_TYPE__INT32
 
 /* Every allocation of one export is recorded here and freed at the end,
  * so the protobuf tree needs no per-message ownership rules. */
@@ -28,6 +29,7 @@ typedef struct xp {
   int oom;
   Onnx__GraphProto *g;
   size_t cap_node, cap_init;
+  int ms; /* a com.microsoft operator was emitted */
 } xp;
 
 static void *xp_alloc(xp *x, size_t size) {
@@ -146,6 +148,17 @@ static void init_8(xp *x, const char *name, int type, const int64_t *dims,
     return;
   for (size_t i = 0; i < n; i++)
     t->raw_data.data[i] = (uint8_t)(v[i] & 0xff);
+}
+
+static void init_i32(xp *x, const char *name, const int64_t *dims, int rank,
+                     const int64_t *v, size_t n) {
+  Onnx__TensorProto *t = tensor(x, name, INT32_T, dims, rank, 4 * n);
+  if (!t)
+    return;
+  for (size_t i = 0; i < n; i++)
+    for (int b = 0; b < 4; b++)
+      t->raw_data.data[4 * i + (size_t)b] =
+          (uint8_t)((uint32_t)v[i] >> (8 * b));
 }
 
 /* ---- nodes ------------------------------------------------------------ */
@@ -486,6 +499,214 @@ static int emit_binary(xp *x, const rove_node *n, const float *p,
   return 0;
 }
 
+/* ---- the integer operators (common/layers/qlinear.c) ----------------- */
+
+/* ONNX type of a q-domain tensor of range [lo, hi]: the range must be the
+ * whole of uint8 or int8 (what the runtime saturates to). */
+static int qtype(const rove_node *n, int lo, int hi, int *type) {
+  *type = UINT8_T;
+  if (lo == 0 && hi == 255)
+    *type = UINT8_T;
+  else if (lo == -128 && hi == 127)
+    *type = INT8_T;
+  else
+    return ROVE_ERR(ROVE_EUNSUPPORTED,
+                    "node '%s': integer range [%d, %d] is neither uint8 nor "
+                    "int8, which ONNX's integer operators need",
+                    n->name, lo, hi);
+  return 0;
+}
+
+/* The ONNX type of the integers node `id` produces (through the shape
+ * operators that pass them on). */
+static int qtype_of(const rove_model *m, int id, int *type) {
+  *type = UINT8_T;
+  while (id >= 0) {
+    const rove_node *n = &m->nodes[id];
+    switch (n->op) {
+    case ROVE_OP_QUANTIZE:
+    case ROVE_OP_QCONV:
+    case ROVE_OP_QADD:
+    case ROVE_OP_QAVGPOOL: return qtype(n, n->a.qmin, n->a.qmax, type);
+    case ROVE_OP_MAXPOOL:
+    case ROVE_OP_RESHAPE: id = n->in[0]; continue;
+    default: break;
+    }
+    break;
+  }
+  return ROVE_ERR(ROVE_EUNSUPPORTED,
+                  "an integer operator's input is not produced by an integer "
+                  "operator or a quantize node");
+}
+
+/* A scalar scale and a scalar zero point of the given type (which it must
+ * fit). */
+static int q_pair(xp *x, const char *base, const char *what, float s, int zp,
+                  int type, char *sn, char *zn) {
+  if (type == UINT8_T ? zp < 0 || zp > 255 : zp < -128 || zp > 127)
+    return ROVE_ERR(ROVE_EUNSUPPORTED,
+                    "node '%s': %s zero point %d does not fit the tensor's "
+                    "%s type, so it has no ONNX export",
+                    base, what, zp, type == UINT8_T ? "uint8" : "int8");
+  snprintf(sn, 200, "%s_%s_scale", base, what);
+  snprintf(zn, 200, "%s_%s_zero_point", base, what);
+  init_f(x, sn, NULL, 0, &s, 1);
+  init_8(x, zn, type, NULL, 0, &zp, 1);
+  return 0;
+}
+
+static int emit_quantize(xp *x, const rove_model *m, const rove_node *n,
+                         const float *p, const char *in, const char *out) {
+  int type;
+  char sn[200], zn[200];
+  if (n->op == ROVE_OP_QUANTIZE) {
+    ROVE_TRY(qtype(n, n->a.qmin, n->a.qmax, &type));
+  } else {
+    ROVE_TRY(qtype_of(m, n->in[0], &type));
+  }
+  ROVE_TRY(q_pair(x, n->name, "q", p[0], (int)lrintf(p[1]), type, sn, zn));
+  const char *qi[3] = {in, sn, zn};
+  node(x, n->op == ROVE_OP_QUANTIZE ? "QuantizeLinear" : "DequantizeLinear",
+       n->name, qi, 3, out);
+  return 0;
+}
+
+/* qconv as QLinearConv / QLinearMatMul, convint as ConvInteger /
+ * MatMulInteger followed by a Cast to float. */
+static int emit_qconv(xp *x, const rove_model *m, const rove_node *n,
+                      const float *p, const char *in, const char *out) {
+  const rove_attrs *a = &n->a;
+  int vec = n->ins[0].rank == 1, K = a->out, nc = a->per_channel ? K : 1;
+  int Cg = n->ins[0].d[0] / a->groups;
+  size_t nw = (size_t)K * (size_t)Cg * (size_t)a->kh * (size_t)a->kw;
+  int xtype, ytype = 0, requant = n->op == ROVE_OP_QCONV;
+  ROVE_TRY(qtype_of(m, n->in[0], &xtype));
+  if (requant)
+    ROVE_TRY(qtype(n, a->qmin, a->qmax, &ytype));
+  if (vec && a->has_bias)
+    return ROVE_ERR(
+        ROVE_EUNSUPPORTED,
+        "node '%s': a matrix product with an int32 bias has no ONNX "
+        "export (QLinearMatMul takes no bias)",
+        n->name);
+  /* The weight and its zero points as int8 when they fit, else uint8. */
+  int fits8 = 1;
+  for (size_t k = 0; k < nw + (size_t)nc; k++) {
+    float v = p[4 + k];
+    fits8 &= v >= -128 && v <= 127;
+  }
+  int wtype = fits8 ? INT8_T : UINT8_T;
+  int *wv = malloc(sizeof *wv * (nw + (size_t)nc + 1));
+  int64_t *bv = malloc(sizeof *bv * ((size_t)K + 1));
+  if (!wv || !bv) {
+    free(wv);
+    free(bv);
+    return ROVE_ERR(ROVE_ENOMEM, "out of memory");
+  }
+  size_t fin = nw / (size_t)K;
+  for (size_t k = 0; k < nw; k++) {
+    /* MatMul weights are [in][out]. */
+    size_t src = vec ? (k % (size_t)K) * fin + k / (size_t)K : k;
+    wv[k] = (int)lrintf(p[4 + src]);
+  }
+  for (int k = 0; k < nc; k++)
+    wv[nw + (size_t)k] = (int)lrintf(p[4 + nw + (size_t)k]);
+  char wn[200], wzn[200], wsn[200], xs[200], xz[200], ys[200], yz[200], bn[200];
+  snprintf(wn, sizeof wn, "%s_weight", n->name);
+  snprintf(wzn, sizeof wzn, "%s_weight_zero_point", n->name);
+  snprintf(wsn, sizeof wsn, "%s_weight_scale", n->name);
+  int64_t wd[4] = {K, Cg, a->kh, a->kw}, vd[2] = {(int64_t)fin, K}, cd = nc;
+  init_8(x, wn, wtype, vec ? vd : wd, vec ? 2 : 4, wv, nw);
+  init_8(x, wzn, wtype, &cd, nc > 1 ? 1 : 0, wv + nw, (size_t)nc);
+  int rc = q_pair(x, n->name, "x", p[0], (int)lrintf(p[1]), xtype, xs, xz);
+  if (rc == 0 && requant)
+    rc = q_pair(x, n->name, "y", p[2], (int)lrintf(p[3]), ytype, ys, yz);
+  if (rc < 0) {
+    free(wv);
+    free(bv);
+    return rc;
+  }
+  Onnx__NodeProto *o;
+  if (requant) {
+    init_f(x, wsn, &cd, nc > 1 ? 1 : 0, p + 4 + nw + nc, (size_t)nc);
+    if (a->has_bias) {
+      const float *bh = p + 4 + nw + 2 * (size_t)nc;
+      for (int k = 0; k < K; k++)
+        bv[k] = (int64_t)lrintf(bh[k]) * 4096 + (int64_t)lrintf(bh[K + k]);
+      snprintf(bn, sizeof bn, "%s_bias", n->name);
+      int64_t kd = K;
+      init_i32(x, bn, &kd, 1, bv, (size_t)K);
+    }
+    const char *qi[9] = {in, xs, xz, wn, wsn, wzn, ys, yz, bn};
+    o = node(x, vec ? "QLinearMatMul" : "QLinearConv", n->name, qi,
+             a->has_bias ? 9 : 8, out);
+  } else {
+    char acc[200], cn[200];
+    snprintf(acc, sizeof acc, "%s_int32", n->name);
+    snprintf(cn, sizeof cn, "%s_cast", n->name);
+    const char *qi[4] = {in, wn, xz, wzn};
+    o = node(x, vec ? "MatMulInteger" : "ConvInteger", n->name, qi, 4, acc);
+    const char *ci[1] = {acc};
+    attr_i(x, node(x, "Cast", cn, ci, 1, out), "to", FLOAT_T);
+  }
+  if (!vec && o) {
+    spatial(x, o, a);
+    int64_t dl[2] = {a->dh, a->dw};
+    attr_is(x, o, "dilations", dl, 2);
+    attr_i(x, o, "group", a->groups);
+  }
+  free(wv);
+  free(bv);
+  return 0;
+}
+
+static Onnx__NodeProto *ms_node(xp *x, const char *op, const char *name,
+                                const char *const *in, int n_in,
+                                const char *out) {
+  Onnx__NodeProto *o = node(x, op, name, in, n_in, out);
+  if (o)
+    o->domain = xp_str(x, "com.microsoft");
+  x->ms = 1;
+  return o;
+}
+
+static int emit_qadd(xp *x, const rove_model *m, const rove_node *n,
+                     const float *p, char *const *ins, const char *out) {
+  int ta, tb, tc;
+  ROVE_TRY(qtype_of(m, n->in[0], &ta));
+  ROVE_TRY(qtype_of(m, n->in[1], &tb));
+  ROVE_TRY(qtype(n, n->a.qmin, n->a.qmax, &tc));
+  char s[3][200], z[3][200];
+  ROVE_TRY(q_pair(x, n->name, "a", p[0], (int)lrintf(p[1]), ta, s[0], z[0]));
+  ROVE_TRY(q_pair(x, n->name, "b", p[2], (int)lrintf(p[3]), tb, s[1], z[1]));
+  ROVE_TRY(q_pair(x, n->name, "c", p[4], (int)lrintf(p[5]), tc, s[2], z[2]));
+  const char *qi[8] = {ins[0], s[0], z[0], ins[1], s[1], z[1], s[2], z[2]};
+  ms_node(x, "QLinearAdd", n->name, qi, 8, out);
+  return 0;
+}
+
+static int emit_qavgpool(xp *x, const rove_model *m, const rove_node *n,
+                         const float *p, const char *in, const char *out) {
+  int tx, ty;
+  ROVE_TRY(qtype_of(m, n->in[0], &tx));
+  ROVE_TRY(qtype(n, n->a.qmin, n->a.qmax, &ty));
+  char s[2][200], z[2][200];
+  ROVE_TRY(q_pair(x, n->name, "x", p[0], (int)lrintf(p[1]), tx, s[0], z[0]));
+  ROVE_TRY(q_pair(x, n->name, "y", p[2], (int)lrintf(p[3]), ty, s[1], z[1]));
+  const char *qi[5] = {in, s[0], z[0], s[1], z[1]};
+  if (n->a.kh == 0) {
+    ms_node(x, "QLinearGlobalAveragePool", n->name, qi, 5, out);
+    return 0;
+  }
+  Onnx__NodeProto *o = ms_node(x, "QLinearAveragePool", n->name, qi, 5, out);
+  if (o) {
+    spatial(x, o, &n->a);
+    attr_i(x, o, "count_include_pad", n->a.count_include_pad);
+    attr_i(x, o, "ceil_mode", n->a.ceil_mode);
+  }
+  return 0;
+}
+
 static int emit_node(xp *x, const rove_model *m, int i, char **names) {
   const rove_node *n = &m->nodes[i];
   const rove_attrs *a = &n->a;
@@ -620,6 +841,12 @@ static int emit_node(xp *x, const rove_model *m, int i, char **names) {
            a->axis + 1);
     return 0;
   case ROVE_OP_FAKEQUANT: return emit_fakequant(x, n, p, ins[0], out);
+  case ROVE_OP_QUANTIZE:
+  case ROVE_OP_DEQUANTIZE: return emit_quantize(x, m, n, p, ins[0], out);
+  case ROVE_OP_QCONV:
+  case ROVE_OP_CONVINT: return emit_qconv(x, m, n, p, ins[0], out);
+  case ROVE_OP_QADD: return emit_qadd(x, m, n, p, ins, out);
+  case ROVE_OP_QAVGPOOL: return emit_qavgpool(x, m, n, p, ins[0], out);
   case ROVE_OP_COUNT: break;
   }
   return ROVE_ERR(ROVE_EUNSUPPORTED, "node '%s': layer kind %d is not a layer",
@@ -655,6 +882,21 @@ static int build(xp *x, const rove_model *m, Onnx__ModelProto *mp) {
                               : xp_str(x, "%.60s:%d", m->nodes[i].name, i);
   for (int i = 0; i <= m->output && !x->oom; i++)
     ROVE_TRY(emit_node(x, m, i, names));
+  if (x->ms) {
+    /* onnxruntime's contrib domain, for QLinearAdd and the pools. */
+    Onnx__OperatorSetIdProto *ms = xp_alloc(x, sizeof *ms);
+    Onnx__OperatorSetIdProto **two = xp_alloc(x, 2 * sizeof *two);
+    if (!ms || !two)
+      return ROVE_ERR(ROVE_ENOMEM, "out of memory exporting ONNX");
+    onnx__operator_set_id_proto__init(ms);
+    ms->domain = xp_str(x, "com.microsoft");
+    ms->has_version = 1;
+    ms->version = 1;
+    two[0] = os;
+    two[1] = ms;
+    mp->opset_import = two;
+    mp->n_opset_import = 2;
+  }
   g->n_input = 1;
   g->input = xp_alloc(x, sizeof *g->input);
   g->n_output = 1;

@@ -16,9 +16,22 @@ static int import_node(ox_ctx *c) {
   const Onnx__NodeProto *n = c->node;
   if (!n->op_type)
     return NERR(c, ROVE_EFORMAT, "node has no op type");
-  ox_op_fn fn = ox_find_op(n->domain, n->op_type);
-  if (fn)
-    return fn(c);
+  int q_ok = 0;
+  ox_op_fn fn = ox_find_op(n->domain, n->op_type, &q_ok);
+  if (fn) {
+    c->q_ok = q_ok;
+    c->q_seen = 0;
+    ROVE_TRY(fn(c));
+    /* A shape operator that took integers gives integers. */
+    for (size_t k = 0; c->q_seen && k < n->n_output; k++) {
+      ox_value *v = n->output[k][0] ? ox_find_value(c, n->output[k]) : NULL;
+      if (v && v->kind == OX_NODE) {
+        v->kind = OX_QNODE;
+        v->qelem = c->q_elem;
+      }
+    }
+    return 0;
+  }
   if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx") != 0)
     return NERR(c, ROVE_EUNSUPPORTED,
                 "unsupported operator (custom domain '%s')", n->domain);

@@ -95,7 +95,10 @@ void rove_precision_of(const rove_model *m, rove_precision *p) {
   long levels = 0;
   for (int i = 0; i < m->n_nodes; i++) {
     const rove_node *n = &m->nodes[i];
-    if (n->op == ROVE_OP_FAKEQUANT) {
+    /* The integer operators' outputs are quantized activations too. */
+    int qout = n->op == ROVE_OP_QUANTIZE || n->op == ROVE_OP_QCONV ||
+               n->op == ROVE_OP_QADD || n->op == ROVE_OP_QAVGPOOL;
+    if (n->op == ROVE_OP_FAKEQUANT || qout) {
       int b = bits_of((long)n->a.qmax - n->a.qmin + 1);
       if (p->n_quantizers == 0 || b > p->act_bits)
         p->act_bits = b;
@@ -105,7 +108,19 @@ void rove_precision_of(const rove_model *m, rove_precision *p) {
     } else if (n->op == ROVE_OP_ROUND || n->op == ROVE_OP_FLOOR) {
       p->n_rounding++;
     }
-    if (n->op == ROVE_OP_CONV || n->op == ROVE_OP_LINEAR) {
+    if (n->op == ROVE_OP_QCONV || n->op == ROVE_OP_CONVINT) {
+      /* Integer weights: 8-bit tensors in the file; scales, zero points
+       * and the int32 bias at 4 bytes. */
+      long K = n->a.out, nc = n->a.per_channel ? K : 1;
+      double nw =
+          (double)n->n_params - 4 - 2.0 * nc - (n->a.has_bias ? 2.0 * K : 0);
+      if (8 > widest)
+        widest = 8;
+      if (levels < 2)
+        levels = 2;
+      weights += nw;
+      other += (double)n->n_params - nw;
+    } else if (n->op == ROVE_OP_CONV || n->op == ROVE_OP_LINEAR) {
       long k = n->a.has_bias ? n->a.out : 0;
       int b = tmp ? grid_bits(m, n, tmp, &levels) : 33;
       if (b > widest)
@@ -135,4 +150,34 @@ void rove_precision_describe(const rove_precision *p, char *buf, size_t cap) {
     n = snprintf(buf, cap, "w%da%d", p->weight_bits, p->act_bits);
   if (p->n_rounding && n >= 0 && (size_t)n < cap)
     snprintf(buf + n, cap - (size_t)n, " + %d rounding", p->n_rounding);
+}
+
+void rove_precision_node(const rove_model *m, int i, char *buf, size_t cap) {
+  const rove_node *n = &m->nodes[i];
+  int b = bits_of((long)n->a.qmax - n->a.qmin + 1);
+  const char *sign = n->a.qmin < 0 ? "int" : "uint";
+  switch (n->op) {
+  case ROVE_OP_FAKEQUANT: snprintf(buf, cap, "fake-%s%d", sign, b); return;
+  case ROVE_OP_QUANTIZE:
+  case ROVE_OP_QADD:
+  case ROVE_OP_QAVGPOOL: snprintf(buf, cap, "%s%d", sign, b); return;
+  case ROVE_OP_QCONV: snprintf(buf, cap, "int32 acc->%s%d", sign, b); return;
+  case ROVE_OP_CONVINT: snprintf(buf, cap, "int32"); return;
+  case ROVE_OP_DEQUANTIZE: snprintf(buf, cap, "float32"); return;
+  case ROVE_OP_ROUND:
+  case ROVE_OP_FLOOR: snprintf(buf, cap, "float32 (rounds)"); return;
+  case ROVE_OP_CONV:
+  case ROVE_OP_LINEAR: {
+    float *tmp = malloc((n->n_params + 1) * sizeof(float));
+    long levels = 0;
+    int wb = tmp ? grid_bits(m, n, tmp, &levels) : 33;
+    free(tmp);
+    if (wb <= 8 && levels > 1)
+      snprintf(buf, cap, "float32, w%d", wb);
+    else
+      snprintf(buf, cap, "float32");
+    return;
+  }
+  default: snprintf(buf, cap, "float32"); return;
+  }
 }

@@ -7,8 +7,10 @@
 #include "common/model.h"
 
 /* Read off the graph and the weights, never from names:
- * - activation quantizers are the fakequant nodes; their bit width is
- *   ceil(log2(qmax - qmin + 1));
+ * - activation quantizers are the fakequant nodes and the integer
+ *   operators' outputs (quantize, qconv, qadd, qavgpool); their bit width
+ *   is ceil(log2(qmax - qmin + 1));
+ * - the integer operators' weights (qconv, convint) are 8-bit;
  * - the conv/linear weights count as b-bit when every output channel's
  *   values lie on a uniform grid (integer multiples of its smallest gap)
  *   spanning at most 2^b levels, b <= 8, as QAT and Q/DQ-imported weights
@@ -28,5 +30,11 @@ void rove_precision_of(const rove_model *m, rove_precision *p);
 /* "float32", "w8a8", "w4a2", "w4a2..8" (several activation widths),
  * with " + N rounding" when round/floor nodes are present. */
 void rove_precision_describe(const rove_precision *p, char *buf, size_t cap);
+
+/* One node's arithmetic for `rove info`: "float32", "float32, w4" (conv
+ * or linear with weights on a 4-bit grid), "fake-uint8" (a fakequant),
+ * "uint8"/"int8" (integer operators' outputs), "int32 acc->uint8"
+ * (QLinearConv), "int32" (ConvInteger). */
+void rove_precision_node(const rove_model *m, int i, char *buf, size_t cap);
 
 #endif

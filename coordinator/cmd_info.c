@@ -5,6 +5,7 @@
 
 #include "common/err.h"
 #include "common/model.h"
+#include "common/precision.h"
 #include "common/util.h"
 #include "coordinator/cli.h"
 
@@ -42,14 +43,16 @@ static void print_text(const rove_model *m, const char *path, const char *hex) {
   printf("model:  %s\n", path);
   rove_shape_text(&m->in, buf, sizeof buf);
   printf("input:  %s\n\n", buf);
-  printf("%4s  %-10s %-24s %-12s %10s %14s  %s\n", "#", "op", "name", "output",
-         "params", "MACs", "non-diff");
+  printf("%4s  %-10s %-24s %-12s %10s %14s  %-8s  %s\n", "#", "op", "name",
+         "output", "params", "MACs", "non-diff", "precision");
   for (int i = 0; i < m->n_nodes; i++) {
     const rove_node *n = &m->nodes[i];
     rove_shape_text(&n->out, buf, sizeof buf);
-    printf("%4d  %-10s %-24s %-12s %10zu %14.0f  %s%s\n", i,
+    char prec[48];
+    rove_precision_node(m, i, prec, sizeof prec);
+    printf("%4d  %-10s %-24s %-12s %10zu %14.0f  %-8s  %s%s\n", i,
            rove_layers[n->op]->name, n->name, buf, n->n_params, node_macs(n),
-           nondiff(n) ? "yes" : "-",
+           nondiff(n) ? "yes" : "-", prec,
            i == m->output  ? "   <- logits"
            : i > m->output ? "   (after the logits, not run)"
                            : "");
@@ -79,8 +82,11 @@ static void print_json(const rove_model *m, const char *path, const char *hex) {
       printf("%s%d", j ? ", " : "", n->in[j]);
     printf("], \"output\": ");
     shape_json(stdout, &n->out);
-    printf(", \"params\": %zu, \"macs\": %.0f, \"nondiff\": %s}", n->n_params,
-           node_macs(n), nondiff(n) ? "true" : "false");
+    char prec[48];
+    rove_precision_node(m, i, prec, sizeof prec);
+    printf(", \"params\": %zu, \"macs\": %.0f, \"nondiff\": %s, "
+           "\"precision\": \"%s\"}",
+           n->n_params, node_macs(n), nondiff(n) ? "true" : "false", prec);
   }
   printf("],\n \"params\": %zu, \"macs\": %.0f, \"n_classes\": %d, "
          "\"output_node\": %d, \"nondiff_layers\": %d, "

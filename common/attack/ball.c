@@ -251,8 +251,11 @@ void rove__bpda_apply(rove_exec *e, int bpda, float beta) {
     if (f & ROVE_OPF_NONDIFF) {
       /* A quantizer's output saturates outside its range, where the
        * straight-through gradient would point nowhere useful: clipped
-       * STE there, plain STE for rounding and floor. */
-      int mode = op == ROVE_OP_FAKEQUANT ? ROVE_BWD_CLIPPED_STE : ROVE_BWD_STE;
+       * STE there (fakequant and the integer operators), plain STE for
+       * rounding and floor. */
+      int mode = op == ROVE_OP_FAKEQUANT || (f & ROVE_OPF_INTEGER)
+                     ? ROVE_BWD_CLIPPED_STE
+                     : ROVE_BWD_STE;
       rove_exec_set_bwd(e, i, (rove_bwd){mode, beta});
     } else if ((f & ROVE_OPF_SMOOTHABLE) && bpda == ROVE__BPDA_ON) {
       rove_exec_set_bwd(e, i, (rove_bwd){ROVE_BWD_SMOOTH, beta});

@@ -177,12 +177,17 @@ static void zero_grad_check(rove__ctx *c, const rove__stage *s,
 
 /* The model BPDA differentiates: every straight-through node replaced by
  * what its backward pretends it is, the identity (Round, Floor) or a clip
- * to the quantizer's output range (clipped STE). Forward only. */
+ * to the quantizer's output range (clipped STE); the integer operators
+ * run their surrogate forward (rounding removed, saturation kept).
+ * Forward only. */
 static int surrogate_model(rove_model *dst, const rove_model *src) {
   ROVE_TRY(rove_model_clone(dst, src));
   for (int i = 0; i < dst->n_nodes; i++) {
     rove_node *n = &dst->nodes[i];
-    if (!(rove_layers[n->op]->flags & ROVE_OPF_NONDIFF))
+    /* Integer operators keep their node: the exec runs their own
+     * surrogate forward (rove_exec.surrogate). */
+    if (!(rove_layers[n->op]->flags & ROVE_OPF_NONDIFF) ||
+        (rove_layers[n->op]->flags & ROVE_OPF_INTEGER))
       continue;
     float lo = -3.402823466e38f, hi = 3.402823466e38f;
     if (n->op == ROVE_OP_FAKEQUANT) {
@@ -216,6 +221,7 @@ static int surrogate_check(rove__ctx *c, const rove_example_result *out) {
     rove_model_deinit(&sm);
     return rove_error_trace(rc, __FILE__, __LINE__, __func__);
   }
+  se.surrogate = 1;
   for (int i = 0; i < c->n; i++) {
     if (out[i].broken || !c->has_sur[i])
       continue;

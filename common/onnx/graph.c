@@ -157,8 +157,19 @@ int ox_in_node_pad(ox_ctx *c, int k, ox_value **out, int pad_ok) {
   if ((*out)->kind == OX_QPEND)
     return NERR(c, ROVE_EUNSUPPORTED,
                 "input '%s' is the integer output of a QuantizeLinear; rove "
-                "supports it only as the input of a DequantizeLinear",
+                "supports it only as the input of a DequantizeLinear or of "
+                "an integer operator (QLinearConv, ...)",
                 (*out)->name);
+  if ((*out)->kind == OX_QNODE) {
+    if (!c->q_ok)
+      return NERR(c, ROVE_EUNSUPPORTED,
+                  "input '%s' holds quantized integers; this operator takes "
+                  "real values (insert a DequantizeLinear)",
+                  (*out)->name);
+    c->q_seen = 1;
+    c->q_elem = (*out)->qelem;
+    return 0;
+  }
   if ((*out)->kind != OX_NODE)
     return NERR(c, ROVE_EUNSUPPORTED,
                 "input %d ('%s') is a constant where rove expects an "

@@ -5,7 +5,8 @@
  *   common/onnx/graph.c   errors, values, attributes, emitting rove nodes
  *   common/onnx/tensor.c  constant tensors and constant evaluation
  *   common/onnx/ops.c     the operator table and the operators
- *   common/onnx/qdq.c     QuantizeLinear / DequantizeLinear */
+ *   common/onnx/qdq.c     QuantizeLinear / DequantizeLinear
+ *   common/onnx/qops.c    the integer operators (QLinearConv, ...) */
 #ifndef ROVE_COMMON_ONNX_IMPORT_H
 #define ROVE_COMMON_ONNX_IMPORT_H
 
@@ -29,7 +30,11 @@
  * (Gather, Concat, Unsqueeze) but not computed with. */
 #define OX_BATCH (-INT64_C(0x424154434831))
 
-enum { OX_CONST = 1, OX_NODE = 2, OX_QPEND = 3 };
+/* OX_QNODE: a rove node whose output holds quantized integers (the
+ * operator format's uint8/int8 tensors, or ConvInteger's int32), of ONNX
+ * type qelem; only the integer operators, DequantizeLinear, Cast and the
+ * shape operators (whose table entry says they pass integers) take it. */
+enum { OX_CONST = 1, OX_NODE = 2, OX_QPEND = 3, OX_QNODE = 4 };
 
 typedef struct ox_tensor {
   int is_int; /* 1: values in i; 0: values in f */
@@ -52,6 +57,8 @@ typedef struct ox_value {
    * the consuming Conv or AveragePool absorbs. */
   int padded, pad[4];
   int qaxis; /* OX_QPEND: normalised quantization axis */
+  int qelem; /* OX_QNODE: ONNX element type of the integers */
+  int qnode; /* OX_QPEND: its materialised quantize node, or -1 */
 } ox_value;
 
 typedef struct ox_ctx {
@@ -66,6 +73,10 @@ typedef struct ox_ctx {
   int64_t in_batch;     /* static batch of the graph input, 0 if dynamic */
   int *fused_into;      /* per ONNX node: rove node it was fused into, or -1 */
   rove_shape *fused_sh; /* shape of that node */
+  /* The current operator passes integer tensors through (its table
+   * entry), whether it took one, and of which type. */
+  int q_ok, q_seen, q_elem;
+  struct ox_value qin[2]; /* ox_in_q's views of pending quantizations */
 } ox_ctx;
 
 /* Elementwise binary operations of constant evaluation. */
@@ -132,9 +143,24 @@ int64_t ox_q_chan(const ox_tensor *t, int ax, int64_t k);
 int ox_op_quantize(ox_ctx *c);
 int ox_op_dequantize(ox_ctx *c);
 
+/* The integer operators (common/onnx/qops.c). */
+int ox_op_qlinearconv(ox_ctx *c);
+int ox_op_qlinearmatmul(ox_ctx *c);
+int ox_op_convinteger(ox_ctx *c);
+int ox_op_matmulinteger(ox_ctx *c);
+int ox_op_qlinearadd(ox_ctx *c);
+int ox_op_qlinearglobalavgpool(ox_ctx *c);
+int ox_op_qlinearavgpool(ox_ctx *c);
+/* Input k as integers: an OX_QNODE, or a pending QuantizeLinear, which is
+ * then materialised as a quantize node. */
+int ox_in_q(ox_ctx *c, int k, ox_value **out);
+int ox_spatial_attrs(ox_ctx *c, rove_attrs *a, int h, int w,
+                     int allow_dilation);
+
 /* The operator table (common/onnx/ops.c): the handler of an op type and
- * domain, or NULL. */
+ * domain, or NULL; *q_ok (may be NULL) says whether it passes integer
+ * tensors through unchanged (shape operators). */
 typedef int (*ox_op_fn)(ox_ctx *c);
-ox_op_fn ox_find_op(const char *domain, const char *op_type);
+ox_op_fn ox_find_op(const char *domain, const char *op_type, int *q_ok);
 
 #endif

@@ -1126,7 +1126,11 @@ static int ox_op_cast(ox_ctx *c) {
                   "casts an activation to data type %lld (only float is "
                   "supported)",
                   (long long)to);
-    return ox_op_identity(c);
+    /* Integers (ConvInteger's int32, a uint8 tensor) are held as floats
+     * already: the cast is the identity, and the result is a float. */
+    ROVE_TRY(ox_op_identity(c));
+    c->q_seen = 0;
+    return 0;
   }
   if (!to_float && !ox_is_int_elem((int)to))
     return NERR(c, ROVE_EUNSUPPORTED, "cast to data type %lld", (long long)to);
@@ -1269,54 +1273,67 @@ typedef struct ox_op {
   const char *domain;
   const char *name;
   ox_op_fn fn;
+  int q_ok; /* passes the operator format's integer tensors through */
 } ox_op;
 
 static const ox_op ox_ops[] = {
-    {"", "Add", ox_op_add},
-    {"", "AveragePool", ox_op_avgpool},
-    {"", "BatchNormalization", ox_op_batchnorm},
-    {"", "Cast", ox_op_cast},
-    {"", "Clip", ox_op_clip},
-    {"", "Concat", ox_op_concat},
-    {"", "Constant", ox_op_constant},
-    {"", "ConstantOfShape", ox_op_constant_of_shape},
-    {"", "Conv", ox_op_conv},
-    {"", "DequantizeLinear", ox_op_dequantize},
-    {"", "Div", ox_op_div},
-    {"", "Dropout", ox_op_identity},
-    {"", "Flatten", ox_op_flatten},
-    {"", "Floor", ox_op_floor},
-    {"", "Gather", ox_op_gather},
-    {"", "Gemm", ox_op_gemm},
-    {"", "GlobalAveragePool", ox_op_gap},
-    {"", "Identity", ox_op_identity},
-    {"", "LeakyRelu", ox_op_leakyrelu},
-    {"", "MatMul", ox_op_matmul},
-    {"", "MaxPool", ox_op_maxpool},
-    {"", "Mul", ox_op_mul},
-    {"", "Neg", ox_op_neg},
-    {"", "Pad", ox_op_pad},
-    {"", "QuantizeLinear", ox_op_quantize},
-    {"", "Reciprocal", ox_op_reciprocal},
-    {"", "Relu", ox_op_relu},
-    {"", "Reshape", ox_op_reshape},
-    {"", "Round", ox_op_round},
-    {"", "Shape", ox_op_shape},
-    {"", "Sigmoid", ox_op_sigmoid},
-    {"", "Slice", ox_op_slice},
-    {"", "Softmax", ox_op_softmax},
-    {"", "Squeeze", ox_op_squeeze},
-    {"", "Sub", ox_op_sub},
-    {"", "Tanh", ox_op_tanh},
-    {"", "Transpose", ox_op_transpose},
-    {"", "Unsqueeze", ox_op_unsqueeze},
+    {"", "Add", ox_op_add, 0},
+    {"", "AveragePool", ox_op_avgpool, 0},
+    {"", "BatchNormalization", ox_op_batchnorm, 0},
+    {"", "Cast", ox_op_cast, 1},
+    {"", "Clip", ox_op_clip, 0},
+    {"", "Concat", ox_op_concat, 0},
+    {"", "Constant", ox_op_constant, 0},
+    {"", "ConstantOfShape", ox_op_constant_of_shape, 0},
+    {"", "Conv", ox_op_conv, 0},
+    {"", "ConvInteger", ox_op_convinteger, 0},
+    {"", "DequantizeLinear", ox_op_dequantize, 0},
+    {"", "Div", ox_op_div, 0},
+    {"", "Dropout", ox_op_identity, 1},
+    {"", "Flatten", ox_op_flatten, 1},
+    {"", "Floor", ox_op_floor, 0},
+    {"", "Gather", ox_op_gather, 0},
+    {"", "Gemm", ox_op_gemm, 0},
+    {"", "GlobalAveragePool", ox_op_gap, 0},
+    {"", "Identity", ox_op_identity, 1},
+    {"", "LeakyRelu", ox_op_leakyrelu, 0},
+    {"", "MatMul", ox_op_matmul, 0},
+    {"", "MatMulInteger", ox_op_matmulinteger, 0},
+    {"", "MaxPool", ox_op_maxpool, 1},
+    {"", "Mul", ox_op_mul, 0},
+    {"", "Neg", ox_op_neg, 0},
+    {"", "Pad", ox_op_pad, 0},
+    {"", "QLinearConv", ox_op_qlinearconv, 0},
+    {"", "QLinearMatMul", ox_op_qlinearmatmul, 0},
+    {"", "QuantizeLinear", ox_op_quantize, 0},
+    {"", "Reciprocal", ox_op_reciprocal, 0},
+    {"", "Relu", ox_op_relu, 0},
+    {"", "Reshape", ox_op_reshape, 1},
+    {"", "Round", ox_op_round, 0},
+    {"", "Shape", ox_op_shape, 0},
+    {"", "Sigmoid", ox_op_sigmoid, 0},
+    {"", "Slice", ox_op_slice, 0},
+    {"", "Softmax", ox_op_softmax, 0},
+    {"", "Squeeze", ox_op_squeeze, 1},
+    {"", "Sub", ox_op_sub, 0},
+    {"", "Tanh", ox_op_tanh, 0},
+    {"", "Transpose", ox_op_transpose, 0},
+    {"", "Unsqueeze", ox_op_unsqueeze, 1},
+    /* onnxruntime's contrib operators that its QOperator format emits. */
+    {"com.microsoft", "QLinearAdd", ox_op_qlinearadd, 0},
+    {"com.microsoft", "QLinearAveragePool", ox_op_qlinearavgpool, 0},
+    {"com.microsoft", "QLinearGlobalAveragePool", ox_op_qlinearglobalavgpool,
+     0},
 };
 
-ox_op_fn ox_find_op(const char *domain, const char *op_type) {
+ox_op_fn ox_find_op(const char *domain, const char *op_type, int *q_ok) {
   if (!domain || !strcmp(domain, "ai.onnx"))
     domain = "";
   for (size_t k = 0; k < sizeof ox_ops / sizeof ox_ops[0]; k++)
-    if (!strcmp(ox_ops[k].domain, domain) && !strcmp(ox_ops[k].name, op_type))
+    if (!strcmp(ox_ops[k].domain, domain) && !strcmp(ox_ops[k].name, op_type)) {
+      if (q_ok)
+        *q_ok = ox_ops[k].q_ok;
       return ox_ops[k].fn;
+    }
   return NULL;
 }

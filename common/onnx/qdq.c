@@ -30,7 +30,8 @@ int ox_qrange(ox_ctx *c, int elem, int *qmin, int *qmax) {
 }
 
 /* Scale/zero point of Q or DQ. Per-axis when the scale has more than one
- * value; the zero point defaults to uint8 0. */
+ * value (a 1-element tensor is per-tensor); the zero point defaults to
+ * uint8 0. */
 int ox_q_params(ox_ctx *c, int rank, ox_tensor **s, ox_tensor **z, int *axis) {
   ROVE_TRY(ox_in_const(c, 1, 1, s));
   ROVE_TRY(ox_in_const(c, 2, 0, z));
@@ -50,7 +51,9 @@ int ox_q_params(ox_ctx *c, int rank, ox_tensor **s, ox_tensor **z, int *axis) {
   int64_t ax;
   ROVE_TRY(ox_attr_int(c, "axis", 1, &ax));
   *axis = -1;
-  if ((*s)->n > 1 || (*s)->rank == 1) {
+  /* A 1-element 1-D scale (PyTorch writes its per-tensor scales so) is
+   * per-tensor, as in every runtime: only more values make it per-axis. */
+  if ((*s)->n > 1) {
     ROVE_TRY(ox_norm_axis(c, ax, rank, axis));
   }
   return 0;
@@ -117,6 +120,7 @@ int ox_op_quantize(ox_ctx *c) {
     ROVE_TRY(rc);
   }
   v->kind = OX_QPEND;
+  v->qnode = -1;
   v->node = node;
   v->shape = sh;
   v->qaxis = ax;
@@ -148,19 +152,51 @@ int ox_op_dequantize(ox_ctx *c) {
     }
     return ox_def_const(c, 0, &t);
   }
+  if (x->kind == OX_QNODE) {
+    /* The integer operators' output back to real values. */
+    if (ax >= 0 && s->n > 1)
+      return NERR(c, ROVE_EUNSUPPORTED,
+                  "per-axis DequantizeLinear of an activation");
+    if (z && z->elem != x->qelem)
+      return NERR(c, ROVE_EFORMAT,
+                  "zero point of ONNX type %d, input '%s' of type %d", z->elem,
+                  x->name, x->qelem);
+    rove_attrs a;
+    rove_attrs_default(&a);
+    ROVE_TRY(ox_qrange(c, x->qelem, &a.qmin, &a.qmax));
+    int id;
+    ROVE_TRY(ox_emit(c, ROVE_OP_DEQUANTIZE, &x->node, 1, &a, &id));
+    float *p = rove_model_node_params(c->m, id);
+    p[0] = (float)ox_tval(s, 0);
+    p[1] = z ? (float)z->i[0] : 0.0f;
+    return ox_def_node(c, 0, id, &c->m->nodes[id].out);
+  }
   if (x->kind != OX_QPEND)
     return NERR(c, ROVE_EUNSUPPORTED,
                 "input '%s' is not the output of a QuantizeLinear", x->name);
-  /* Q -> DQ on an activation: one fakequant node. The pair must use the
-   * same scale and zero point, which is what fake quantization exports. */
-  if (x->qs.n != s->n || x->qaxis != ax)
-    return NERR(c, ROVE_EUNSUPPORTED,
-                "scale or axis differ from the QuantizeLinear's");
-  for (int64_t k = 0; k < s->n; k++)
-    if ((float)ox_tval(s, k) != (float)ox_tval(&x->qs, k) ||
-        (z ? z->i[k] : 0) != x->qz.i[x->qz.n > 1 ? k : 0])
+  /* Q -> DQ on an activation with the same scale and zero point (what
+   * fake quantization exports): one fakequant node. Otherwise the two are
+   * what they say: a quantize node, then a dequantize with its own. */
+  int same = x->qs.n == s->n && x->qaxis == ax;
+  for (int64_t k = 0; same && k < s->n; k++)
+    same = (float)ox_tval(s, k) == (float)ox_tval(&x->qs, k) &&
+           (z ? z->i[k] : 0) == x->qz.i[x->qz.n > 1 ? k : 0];
+  if (!same) {
+    if (ax >= 0 && s->n > 1)
       return NERR(c, ROVE_EUNSUPPORTED,
-                  "scale or zero point differ from the QuantizeLinear's");
+                  "scale or axis differ from the QuantizeLinear's, per axis");
+    ox_value *q;
+    ROVE_TRY(ox_in_q(c, 0, &q));
+    rove_attrs d;
+    rove_attrs_default(&d);
+    ROVE_TRY(ox_qrange(c, q->qelem, &d.qmin, &d.qmax));
+    int id;
+    ROVE_TRY(ox_emit(c, ROVE_OP_DEQUANTIZE, &q->node, 1, &d, &id));
+    float *p = rove_model_node_params(c->m, id);
+    p[0] = (float)ox_tval(s, 0);
+    p[1] = z ? (float)z->i[0] : 0.0f;
+    return ox_def_node(c, 0, id, &c->m->nodes[id].out);
+  }
   rove_attrs a;
   rove_attrs_default(&a);
   ROVE_TRY(ox_qrange(c, x->qz.elem, &a.qmin, &a.qmax));

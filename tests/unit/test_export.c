@@ -19,6 +19,8 @@
  * inputs in [0, 1] (scaled by `amp` to reach saturating quantizers) bit
  * for bit. Returns the re-imported model's count of non-differentiable
  * layers. */
+static char rt_tag[96]; /* names the model in failure messages */
+
 static int round_trip(const rove_model *m, int n, float amp, size_t *bytes) {
   uint8_t *buf;
   size_t len;
@@ -45,8 +47,8 @@ static int round_trip(const rove_model *m, int n, float amp, size_t *bytes) {
   rove_exec_forward(&eb, n, x);
   const float *za = rove_exec_logits(&ea), *zb = rove_exec_logits(&eb);
   for (size_t j = 0; j < (size_t)n * K; j++)
-    cr_assert_eq(memcmp(&za[j], &zb[j], 4), 0, "logit %zu: %.9g vs %.9g", j,
-                 za[j], zb[j]);
+    cr_assert_eq(memcmp(&za[j], &zb[j], 4), 0, "%s logit %zu: %.9g vs %.9g",
+                 rt_tag, j, za[j], zb[j]);
   rove_exec_deinit(&ea);
   rove_exec_deinit(&eb);
   int nd = rove_model_count_nondiff(&b);
@@ -213,6 +215,41 @@ static void fill_params(rove_model *m, int id, rove_rng *g) {
     float v = 0.5f + rove_rng_uniform(g);
     p[k] = n->op != ROVE_OP_BATCHNORM && (rove_rng_u32(g) & 1) ? -v : v;
   }
+  /* The integer layers: scales 0.01..0.05 (quantize's maps [0, 1] onto
+   * about 30 levels), zero points and int8 weights as integers, a small
+   * int32 bias (hi, lo). */
+  if (n->op == ROVE_OP_QUANTIZE || n->op == ROVE_OP_DEQUANTIZE) {
+    p[0] = n->op == ROVE_OP_QUANTIZE ? 0.03f : 0.05f;
+    p[1] = (float)(n->a.qmin + 10);
+  } else if (n->op == ROVE_OP_QADD || n->op == ROVE_OP_QAVGPOOL) {
+    /* Input zero points of the uint8 inputs, the output's in its range. */
+    for (size_t k = 0; k < n->n_params; k += 2) {
+      int out = k + 2 == n->n_params;
+      p[k] = 0.01f + 0.04f * rove_rng_uniform(g);
+      p[k + 1] =
+          (float)((out ? n->a.qmin : 0) + 5 + (int)rove_rng_below(g, 20));
+    }
+  } else if (n->op == ROVE_OP_QCONV || n->op == ROVE_OP_CONVINT) {
+    int K = n->a.out, nc = n->a.per_channel ? K : 1;
+    size_t nw =
+        n->n_params - 4 - 2 * (size_t)nc - (n->a.has_bias ? 2 * (size_t)K : 0);
+    p[0] = 0.03f;
+    p[1] = 10;
+    p[2] = 0.05f;
+    p[3] = (float)(n->a.qmin + 100);
+    for (size_t k = 0; k < nw; k++)
+      p[4 + k] = (float)rove_rng_below(g, 201) - 100;
+    for (int k = 0; k < nc; k++) {
+      p[4 + nw + (size_t)k] = (float)rove_rng_below(g, 5) - 2;
+      p[4 + nw + (size_t)nc + (size_t)k] =
+          0.001f + 0.002f * rove_rng_uniform(g);
+    }
+    for (int k = 0; n->a.has_bias && k < K; k++) {
+      p[4 + nw + 2 * (size_t)nc + (size_t)k] = (float)rove_rng_below(g, 3) - 1;
+      p[4 + nw + 2 * (size_t)nc + (size_t)K + (size_t)k] =
+          (float)rove_rng_below(g, 4096);
+    }
+  }
   if (n->op == ROVE_OP_FAKEQUANT) {
     size_t nc = n->n_params / 2;
     float range = (float)(n->a.qmax - n->a.qmin);
@@ -229,6 +266,30 @@ static void fill_params(rove_model *m, int id, rove_rng *g) {
  * sigmoid when the shape is the same); the output is flattened into a
  * linear layer of 3 classes. Returns 0 when the example's extra inputs
  * cannot be made from its first one. */
+/* Layers that take quantized integers, and that give them. */
+static int takes_q(int op) {
+  return op == ROVE_OP_DEQUANTIZE || op == ROVE_OP_QCONV ||
+         op == ROVE_OP_CONVINT || op == ROVE_OP_QADD || op == ROVE_OP_QAVGPOOL;
+}
+static int gives_q(int op) {
+  return op == ROVE_OP_QUANTIZE || op == ROVE_OP_QCONV || op == ROVE_OP_QADD ||
+         op == ROVE_OP_QAVGPOOL;
+}
+
+/* A uint8 quantize node of `src`, or a dequantize of an integer node of
+ * range [lo, hi]. */
+static int add_q(rove_model *m, int op, int src, int lo, int hi, rove_rng *g) {
+  rove_attrs q;
+  rove_attrs_default(&q);
+  q.qmin = lo;
+  q.qmax = hi;
+  int id;
+  cr_assert_eq(rove_model_add(m, op, NULL, &src, 1, &q, &id), 0, "%s",
+               rove_error_message());
+  fill_params(m, id, g);
+  return id;
+}
+
 static int build_example(rove_model *m, int op, const rove_attrs *a,
                          const rove_shape *ins, int n_in, uint64_t seed) {
   cr_assert_eq(rove_model_init(m, &ins[0]), 0);
@@ -237,6 +298,8 @@ static int build_example(rove_model *m, int op, const rove_attrs *a,
   rove_rng_init(&g, ident, 2);
   int in_ids[ROVE_MAX_IN];
   in_ids[0] = ROVE_INPUT;
+  if (takes_q(op))
+    in_ids[0] = add_q(m, ROVE_OP_QUANTIZE, ROVE_INPUT, 0, 255, &g);
   for (int i = 1; i < n_in; i++) {
     int same = ins[i].rank == ins[0].rank;
     for (int k = 0; same && k < ins[i].rank; k++)
@@ -259,12 +322,14 @@ static int build_example(rove_model *m, int op, const rove_attrs *a,
     cr_assert_eq(rove_model_add(m, bop, NULL, &src, 1, &b, &id), 0, "%s",
                  rove_error_message());
     fill_params(m, id, &g);
-    in_ids[i] = id;
+    in_ids[i] = takes_q(op) ? add_q(m, ROVE_OP_QUANTIZE, id, 0, 255, &g) : id;
   }
   int id;
   cr_assert_eq(rove_model_add(m, op, NULL, in_ids, n_in, a, &id), 0, "%s",
                rove_error_message());
   fill_params(m, id, &g);
+  if (gives_q(op))
+    id = add_q(m, ROVE_OP_DEQUANTIZE, id, a->qmin, a->qmax, &g);
   rove_attrs r;
   rove_attrs_default(&r);
   r.shape.rank = 1;
@@ -317,6 +382,7 @@ Test(export, every_layer_example_round_trips) {
       cr_assert_eq(rc, 0, "%s variant %d: %s", ops->name, v,
                    rove_error_message());
       free(buf);
+      snprintf(rt_tag, sizeof rt_tag, "%s variant %d:", ops->name, v);
       round_trip(&m, 3, 1.0f, NULL);
       exported++;
       rove_model_deinit(&m);

@@ -79,6 +79,15 @@ static void draw_input(lcase *c, int i, rove_rng *g) {
     c->x[i][k] = rove_rng_u32(g) & 1 ? -v : v;
   }
   free(perm);
+  /* The integer operators' inputs are quantized integers (uint8 values);
+   * quantize takes real values. */
+  if (c->n.op >= ROVE_OP_DEQUANTIZE && c->n.op <= ROVE_OP_QAVGPOOL) {
+    for (size_t k = 0; k < n; k++)
+      c->x[i][k] = (float)rove_rng_below(g, 256);
+    /* Outputs are large (convint's reach 1e5): a step this size keeps
+     * float rounding far below the differences of these linear maps. */
+    c->h[i] = 0.25f;
+  }
   /* Clip's kinks sit at lo and hi: move inputs away from them. */
   if (c->n.op == ROVE_OP_CLIP)
     for (size_t k = 0; k < n; k++) {
@@ -109,6 +118,84 @@ static void draw_params(lcase *c, rove_rng *g) {
   }
 }
 
+/* The q-domain layers' params (common/layers/qlinear.c): integer zero
+ * points, int8 weights, small positive scales, an int32 bias split into
+ * hi/lo; then the output scale and zero point are set from the
+ * unsaturated surrogate so that its 20th..80th percentiles span the output
+ * range: about a fifth of the outputs saturate at each end. */
+static int cmp_f(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+static void draw_qparams(lcase *c, rove_rng *g) {
+  int op = c->n.op;
+  float *p = c->p;
+  size_t np = c->n.n_params;
+  int so = -1; /* index of the output scale (its zero point follows) */
+  if (op == ROVE_OP_QUANTIZE) {
+    p[0] = 1;
+    p[1] = 0;
+    so = 0;
+  } else if (op == ROVE_OP_DEQUANTIZE) {
+    p[0] = uni(g, 0.02f, 0.05f);
+    p[1] = (float)rove_rng_below(g, 200) - 100;
+  } else if (op == ROVE_OP_QCONV || op == ROVE_OP_CONVINT) {
+    int K = c->n.a.out, nc = c->n.a.per_channel ? K : 1;
+    size_t nw = np - 4 - 2 * (size_t)nc - (c->n.a.has_bias ? 2 * (size_t)K : 0);
+    p[0] = uni(g, 0.01f, 0.03f);
+    p[1] = (float)(100 + rove_rng_below(g, 50));
+    p[2] = 1;
+    p[3] = 0;
+    for (size_t k = 0; k < nw; k++)
+      p[4 + k] = (float)rove_rng_below(g, 201) - 100;
+    for (int k = 0; k < nc; k++) {
+      p[4 + nw + (size_t)k] = (float)rove_rng_below(g, 7) - 3;
+      p[4 + nw + (size_t)nc + (size_t)k] = uni(g, 0.005f, 0.02f);
+    }
+    for (int k = 0; c->n.a.has_bias && k < K; k++) {
+      p[4 + nw + 2 * (size_t)nc + (size_t)k] = (float)rove_rng_below(g, 5) - 2;
+      p[4 + nw + 2 * (size_t)nc + (size_t)K + (size_t)k] =
+          (float)rove_rng_below(g, 4096);
+    }
+    so = op == ROVE_OP_QCONV ? 2 : -1;
+  } else if (op == ROVE_OP_QADD) {
+    for (int k = 0; k < 3; k++) {
+      p[2 * k] = uni(g, 0.01f, 0.05f);
+      p[2 * k + 1] = (float)(100 + rove_rng_below(g, 50));
+    }
+    p[4] = 1;
+    p[5] = 0;
+    so = 4;
+  } else if (op == ROVE_OP_QAVGPOOL) {
+    p[0] = uni(g, 0.01f, 0.05f);
+    p[1] = (float)(100 + rove_rng_below(g, 50));
+    p[2] = 1;
+    p[3] = 0;
+    so = 2;
+  }
+  if (so < 0)
+    return;
+  /* Percentiles of v with output scale 1 and zero point 0, unclamped. */
+  rove_node wide = c->n;
+  wide.a.qmin = -(1 << 30);
+  wide.a.qmax = 1 << 30;
+  float *v = falloc(c->ny);
+  c->ops->surrogate(&wide, p, c->B, (const float *const *)c->x, v, NULL);
+  qsort(v, c->ny, sizeof *v, cmp_f);
+  /* Edges between two outputs, never on one (its difference would cross
+   * the edge). */
+  size_t a = c->ny / 5, b = c->ny - 1 - c->ny / 5;
+  float lo = 0.5f * (v[a] + v[a + 1]), hi = 0.5f * (v[b] + v[b - 1]);
+  free(v);
+  float range = (float)(c->n.a.qmax - c->n.a.qmin);
+  float s = (hi - lo) / range;
+  if (!(s > 0))
+    s = 1;
+  p[so] = s;
+  p[so + 1] = rintf((float)c->n.a.qmin - lo / s);
+}
+
 /* Configures op/variant at batch B; returns 0 when there is no variant. */
 static int case_init(lcase *c, int op, int variant, int B) {
   memset(c, 0, sizeof *c);
@@ -134,6 +221,10 @@ static int case_init(lcase *c, int op, int variant, int B) {
   }
   c->p = falloc(c->n.n_params);
   draw_params(c, &g);
+  if (c->n.op >= ROVE_OP_QUANTIZE && c->n.op <= ROVE_OP_QAVGPOOL) {
+    c->ny = (size_t)B * (size_t)rove_shape_numel(&c->n.out);
+    draw_qparams(c, &g);
+  }
   c->ny = (size_t)B * (size_t)rove_shape_numel(&c->n.out);
   c->y = falloc(c->ny);
   c->r = falloc(c->ny);
@@ -356,6 +447,100 @@ static void check_nondiff(lcase *c) {
   free(dx[0]);
 }
 
+/* sum r * y of the layer's surrogate (rounding removed, saturation kept). */
+static double loss_surrogate(lcase *c) {
+  float *y = falloc(c->ny);
+  c->ops->surrogate(&c->n, c->p, c->B, (const float *const *)c->x, y, NULL);
+  double s = 0;
+  for (size_t k = 0; k < c->ny; k++)
+    s += (double)c->r[k] * y[k];
+  free(y);
+  return s;
+}
+
+/* Integer (q-domain) operators: the forward is the surrogate rounded
+ * (within half a step of it); exact mode adds nothing; the clipped STE
+ * equals the surrogate's central differences and, bit for bit, the plain
+ * STE run with dy zeroed where the surrogate saturates. */
+static void check_integer(lcase *c) {
+  cr_assert_not_null(c->ops->surrogate, "%s: no surrogate", c->tag);
+  unsigned char *sat = malloc(c->ny);
+  float *ys = falloc(c->ny);
+  c->ops->surrogate(&c->n, c->p, c->B, (const float *const *)c->x, ys, sat);
+  forward(c);
+  size_t nsat = 0;
+  for (size_t k = 0; k < c->ny; k++) {
+    nsat += sat[k];
+    if (!(fabsf(c->y[k] - ys[k]) <= 0.5f + 1e-4f * fabsf(ys[k])))
+      fail(c, "forward y[%zu] = %g is not the surrogate %g rounded", k,
+           (double)c->y[k], (double)ys[k]);
+    if (c->y[k] != rintf(c->y[k]))
+      fail(c, "forward y[%zu] = %g is not an integer", k, (double)c->y[k]);
+  }
+  if (nsat == 0 || nsat == c->ny)
+    fail(c,
+         "example does not exercise both sides of the clipped STE (%zu of "
+         "%zu saturated)",
+         nsat, c->ny);
+  float *dxe[ROVE_MAX_IN] = {0}, *dxc[ROVE_MAX_IN] = {0},
+        *dxs[ROVE_MAX_IN] = {0};
+  for (int i = 0; i < c->n.n_in; i++) {
+    dxe[i] = falloc(c->nx[i]);
+    dxc[i] = falloc(c->nx[i]);
+    dxs[i] = falloc(c->nx[i]);
+  }
+  backward(c, (rove_bwd){ROVE_BWD_EXACT, BETA}, dxe, NULL, 1, 0);
+  backward(c, (rove_bwd){ROVE_BWD_CLIPPED_STE, BETA}, dxc, NULL, 1, 0);
+  float *r0 = c->r, *rm = falloc(c->ny);
+  for (size_t k = 0; k < c->ny; k++)
+    rm[k] = sat[k] ? 0.0f : r0[k];
+  c->r = rm;
+  backward(c, (rove_bwd){ROVE_BWD_STE, BETA}, dxs, NULL, 1, 0);
+  c->r = r0;
+  for (int i = 0; i < c->n.n_in; i++) {
+    size_t bad = 0;
+    double rms = 0;
+    for (size_t k = 0; k < c->nx[i]; k++) {
+      if (dxe[i][k] != 0)
+        fail(c, "exact mode: dx%d[%zu] = %g, expected 0", i, k,
+             (double)dxe[i][k]);
+      if (dxc[i][k] != dxs[i][k])
+        fail(c,
+             "clipped STE dx%d[%zu] = %.9g, STE with saturated dy zeroed "
+             "%.9g",
+             i, k, (double)dxc[i][k], (double)dxs[i][k]);
+      rms += (double)dxc[i][k] * dxc[i][k];
+    }
+    rms = sqrt(rms / (double)c->nx[i]);
+    /* Central differences of the surrogate, which is piecewise linear: a
+     * difference that crosses a saturation edge is off, so a few percent
+     * of the inputs may disagree. */
+    const float h = c->n.op == ROVE_OP_QUANTIZE ? c->h[i] : 0.05f;
+    for (size_t k = 0; k < c->nx[i]; k++) {
+      float v0 = c->x[i][k];
+      c->x[i][k] = v0 + h;
+      double lp = loss_surrogate(c);
+      c->x[i][k] = v0 - h;
+      double lm = loss_surrogate(c);
+      c->x[i][k] = v0;
+      double fd = (lp - lm) / (2.0 * h), g = dxc[i][k];
+      if (!(fabs(fd - g) <= 1e-2 * fmax(fabs(fd), fabs(g)) + 1e-2 * rms + 1e-6))
+        bad++;
+    }
+    if (bad * 20 > c->nx[i])
+      fail(c,
+           "clipped STE dx%d disagrees with the surrogate's finite "
+           "differences at %zu of %zu inputs",
+           i, bad, c->nx[i]);
+    free(dxe[i]);
+    free(dxc[i]);
+    free(dxs[i]);
+  }
+  free(rm);
+  free(sat);
+  free(ys);
+}
+
 /* Per-example outputs and input gradients are bit-identical whether the
  * example runs alone or in a batch of 3. */
 static void check_batch_independence(int op, int variant) {
@@ -404,7 +589,9 @@ Test(layers, every_op_gradients_and_modes) {
       if (!case_init(&c, op, v, TB))
         break;
       variants++;
-      if (ops->flags & ROVE_OPF_NONDIFF) {
+      if (ops->flags & ROVE_OPF_INTEGER) {
+        check_integer(&c);
+      } else if (ops->flags & ROVE_OPF_NONDIFF) {
         check_nondiff(&c);
       } else {
         check_differentiable(&c, 0);
