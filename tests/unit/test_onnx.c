@@ -67,7 +67,8 @@ static int argmax(const float *z, int K) {
  * is not its true gradient (fake_quantize backpropagates the clipped
  * straight-through estimator), so rove's exact gradient must instead be
  * exactly zero. */
-static void check_fixture(const char *name, int ste_mode, int exact_zero) {
+static void check_fixture_ex(const char *name, int ste_mode, int exact_zero,
+                             int exact_logits) {
   char path[256];
   snprintf(path, sizeof path, FIX "%s.onnx", name);
   rove_model m;
@@ -89,6 +90,12 @@ static void check_fixture(const char *name, int ste_mode, int exact_zero) {
   rove_exec_forward(&e, B, x.data);
   const float *z = rove_exec_logits(&e);
   double mref, err = rel_err(z, zref.data, zref.n, &mref);
+  if (exact_logits)
+    for (size_t i = 0; i < zref.n; i++)
+      cr_expect_eq(memcmp(&z[i], &zref.data[i], 4), 0,
+                   "%s: logit %zu is %.9g, the reference %.9g (integer "
+                   "arithmetic must agree bit for bit)",
+                   name, i, (double)z[i], (double)zref.data[i]);
   cr_expect_leq(err, 1e-4,
                 "%s: logits differ from PyTorch by %g (relative "
                 "to max |logit| %g)",
@@ -173,6 +180,10 @@ static void check_fixture(const char *name, int ste_mode, int exact_zero) {
   rove_model_deinit(&m);
 }
 
+static void check_fixture(const char *name, int ste_mode, int exact_zero) {
+  check_fixture_ex(name, ste_mode, exact_zero, 0);
+}
+
 Test(onnx_fixtures, mlp) {
   check_fixture("mlp", -1, 0);
 }
@@ -201,6 +212,25 @@ Test(onnx_fixtures, fmnist_q2) {
   check_fixture("fmnist_q2", ROVE_BWD_STE, 0);
 }
 
+/* PyTorch FX quantization-aware and post-training graphs (QDQ, 1-element
+ * per-tensor scales, per-channel weights, Q/DQ around Add, MaxPool,
+ * GlobalAveragePool and Concat). fake_quantize's autograd is the clipped
+ * STE. */
+Test(onnx_fixtures, fx_qat) {
+  check_fixture("fx_qat", ROVE_BWD_CLIPPED_STE, 1);
+}
+Test(onnx_fixtures, fx_ptq) {
+  check_fixture("fx_ptq", ROVE_BWD_CLIPPED_STE, 1);
+}
+/* Operator-format graphs against the numpy reference: the same logits bit
+ * for bit, and the clipped STE equal to the fake-quantized float graph's. */
+Test(onnx_fixtures, qop_cnn) {
+  check_fixture_ex("qop_cnn", ROVE_BWD_CLIPPED_STE, 1, 1);
+}
+Test(onnx_fixtures, qop_int) {
+  check_fixture_ex("qop_int", ROVE_BWD_CLIPPED_STE, 1, 1);
+}
+
 static int count_op(const rove_model *m, int op) {
   int n = 0;
   for (int i = 0; i < m->n_nodes; i++)
@@ -226,6 +256,37 @@ Test(onnx_fixtures, structure) {
   cr_expect_eq(per_channel, 1);
   cr_expect_eq(int8, 2);
   cr_expect_eq(m.softmax_stripped, 0);
+  rove_model_deinit(&m);
+
+  /* Operator-format graphs: every integer operator imported as itself. */
+  cr_assert_eq(rove_onnx_load(&m, FIX "qop_cnn.onnx"), 0, "%s",
+               rove_error_message());
+  cr_expect_eq(count_op(&m, ROVE_OP_QUANTIZE), 1);
+  cr_expect_eq(count_op(&m, ROVE_OP_QCONV), 4);
+  cr_expect_eq(count_op(&m, ROVE_OP_QADD), 1);
+  cr_expect_eq(count_op(&m, ROVE_OP_QAVGPOOL), 2);
+  cr_expect_eq(count_op(&m, ROVE_OP_DEQUANTIZE), 1);
+  cr_expect_eq(rove_model_count_nondiff(&m), 8);
+  rove_model_deinit(&m);
+  cr_assert_eq(rove_onnx_load(&m, FIX "qop_int.onnx"), 0, "%s",
+               rove_error_message());
+  cr_expect_eq(count_op(&m, ROVE_OP_CONVINT), 2);
+  cr_expect_eq(count_op(&m, ROVE_OP_QUANTIZE), 2);
+  rove_model_deinit(&m);
+  /* PyTorch FX: 1-element per-tensor activation scales, per-channel int8
+   * weights folded into float weights. */
+  cr_assert_eq(rove_onnx_load(&m, FIX "fx_qat.onnx"), 0, "%s",
+               rove_error_message());
+  cr_expect_geq(count_op(&m, ROVE_OP_FAKEQUANT), 3);
+  for (int i = 0; i < m.n_nodes; i++)
+    if (m.nodes[i].op == ROVE_OP_FAKEQUANT)
+      cr_expect(!m.nodes[i].a.per_channel && m.nodes[i].a.qmin == 0 &&
+                m.nodes[i].a.qmax == 255);
+  rove_model_deinit(&m);
+  cr_assert_eq(rove_onnx_load(&m, FIX "fx_ptq.onnx"), 0, "%s",
+               rove_error_message());
+  cr_expect_geq(count_op(&m, ROVE_OP_FAKEQUANT), 4);
+  cr_expect_eq(count_op(&m, ROVE_OP_CONCAT), 1);
   rove_model_deinit(&m);
 
   cr_assert_eq(rove_onnx_load(&m, FIX "handquant.onnx"), 0, "%s",
