@@ -16,7 +16,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: rove convert IN OUT.rove\n"
           "       rove convert --builtin smallcnn [--width W] [--classes N]\n"
-          "                    [--seed S] OUT.rove\n\n"
+          "                    [--seed S] [--input CxHxW] OUT.rove\n\n"
           "Writes a model in rove's native format (common/FORMAT.md): either\n"
           "a model file IN (ONNX or .rove), or a built-in architecture with\n"
           "random weights drawn from SEED. The output is written atomically\n"
@@ -45,10 +45,12 @@ int rove_cmd_convert(int argc, char **argv) {
       {"width", required_argument, NULL, 'w'},
       {"classes", required_argument, NULL, 'c'},
       {"seed", required_argument, NULL, 's'},
+      {"input", required_argument, NULL, 'i'},
       ROVE_CLI_NORM_OPTIONS,
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *builtin = NULL;
+  rove_shape in = {3, {1, 28, 28, 0}};
   double width = 1, classes = 10, seed = 1;
   int c;
   rove_norm norm = {0};
@@ -61,6 +63,20 @@ int rove_cmd_convert(int argc, char **argv) {
       continue;
     switch (c) {
     case 'B': builtin = optarg; break;
+    case 'i': {
+      int c0, h0, w0;
+      char tail;
+      if (sscanf(optarg, "%dx%dx%d%c", &c0, &h0, &w0, &tail) != 3 || c0 < 1 ||
+          c0 > 64 || h0 < 16 || w0 < 16 || h0 > 4096 || w0 > 4096) {
+        fprintf(stderr,
+                "rove convert: --input '%s': expected CxHxW with C in 1..64 "
+                "and H, W >= 16 (e.g. 3x32x32)\n",
+                optarg);
+        return ROVE_EXIT_USAGE;
+      }
+      in = (rove_shape){3, {c0, h0, w0, 0}};
+      break;
+    }
     case 'w':
       if (parse_num(optarg, 0.0625, 64, &width) < 0) {
         fprintf(stderr,
@@ -114,7 +130,8 @@ int rove_cmd_convert(int argc, char **argv) {
   int rc;
   memset(&m, 0, sizeof m);
   if (builtin) {
-    rc = rove_arch_smallcnn(&m, (float)width, (int)classes, (uint64_t)seed);
+    rc = rove_arch_smallcnn_in(&m, &in, (float)width, (int)classes,
+                               (uint64_t)seed);
     if (rc == 0 && !m.finalized)
       rc = rove_model_finalize(&m, -1);
     if (rc == 0)
