@@ -106,6 +106,10 @@ const rove_profile_option *rove_profile_options(int *n);
 /* Upper bound of their number (a caller's fixed arrays). */
 #define ROVE_MAX_PROFILE_OPTIONS 32
 int rove_profile_restarts(const rove_profile *p);
+/* 1 for a profile of preset "certify": its units prove robustness by bound
+ * propagation (common/certify/) instead of attacking; robust then means
+ * certified, broken means not certified. */
+int rove_profile_certifies(const rove_profile *p);
 /* The norm the profile was configured for (option "norm"; default linf):
  * what a caller puts in rove_unit.norm_linf. */
 int rove_profile_norm_linf(const rove_profile *p);

@@ -65,6 +65,7 @@ static int merge(const char *out, char **dirs, int n_dirs) {
     rove_results_axes ax = {.job = su.job.name,
                             .models = su.model_names,
                             .profiles = su.profile_names,
+                            .certify = su.profile_cert,
                             .eps = su.job.eps,
                             .first = h0.first};
     rc = rove_results_write(out, &s, &ax, ctx.failures.f, ctx.failures.n, 0.0);

@@ -587,6 +587,7 @@ static int load(rove_report *r, const char *dir, const rove_report_opts *o) {
     rove_ini_deinit(&ini);
   r->i_naive = find_prof(r, "naive");
   r->i_precise = find_prof(r, "precise");
+  r->i_cert = find_prof(r, "certify");
 
   /* The eps for the energy and gap plots. */
   r->ref_eps = -1;

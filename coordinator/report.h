@@ -113,6 +113,9 @@ typedef struct rove_report {
   int ref_eps;                /* index used by the energy and gap plots */
   int i_naive, i_precise;     /* the first profile with preset naive /
                                  precise, or -1 */
+  int i_cert;                 /* the first profile with preset certify (its
+                                 robust accuracy is certified accuracy: the
+                                 lower end of the bracket), or -1 */
   rove_json run;              /* DIR/run.json (type NULL when absent) */
   int have_run;
   char job_hash[80]; /* from run.json, or BLAKE2b of DIR/job.ini */

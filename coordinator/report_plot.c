@@ -173,7 +173,12 @@ void report__plot_robust(FILE *f, const rove_report *r) {
              "(single first-order attack) and the precise profile (all three "
              "compensations) are drawn thick; ablation steps are dashed. The "
              "gap between the orange and the green line is robustness the "
-             "naive attack overestimates.</p>\n");
+             "naive attack overestimates. When the job has a certify profile, "
+             "the shaded band is the robustness bracket: from the certified "
+             "accuracy (proved by bound propagation, a lower bound) up to the "
+             "precise attack's (an upper bound); the true robust accuracy "
+             "lies inside it, and a narrow band means the number is "
+             "settled.</p>\n");
   report__legend(f, r, 0);
   fprintf(f, "<div class=\"grid\">\n");
   double emax = r->eps_num[r->n_eps - 1];
@@ -194,6 +199,24 @@ void report__plot_robust(FILE *f, const rove_report *r) {
       x_tick(f, &p, r->eps_num[e], r->eps[e]);
     x_label(f, &p, "\xce\xb5 (L\xe2\x88\x9e)");
     double clean = report__num(report__clean(r, m));
+    if (r->i_cert >= 0 && r->i_precise >= 0) {
+      /* The bracket: precise's line forward, certified's back. */
+      fprintf(f, "<polygon class=\"bracket\" fill=\"#7a5cff\" "
+                 "fill-opacity=\"0.16\" stroke=\"none\" points=\"");
+      for (int e = 0; e < r->n_eps; e++) {
+        double v = report__robust(r, m, r->i_precise, e);
+        if (!isnan(v))
+          fprintf(f, "%.1f,%.1f ", px(&p, r->eps_num[e]), py(&p, v));
+      }
+      for (int e = r->n_eps - 1; e >= 0; e--) {
+        double v = report__robust(r, m, r->i_cert, e);
+        if (!isnan(v))
+          fprintf(f, "%.1f,%.1f ", px(&p, r->eps_num[e]), py(&p, v));
+      }
+      fprintf(f, "\"><title>robustness bracket of ");
+      ESC(r->models[m]);
+      fprintf(f, ": certified (lower) to precise (upper)</title></polygon>\n");
+    }
     /* Ablation steps first so naive and precise are drawn on top. */
     for (int pass = 0; pass < 2; pass++)
       for (int pr = 0; pr < r->n_profiles; pr++) {

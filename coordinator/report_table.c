@@ -86,7 +86,8 @@ static void table_energy(FILE *f, const rove_report *r) {
 void report__table_models(FILE *f, const rove_report *r) {
   fprintf(f, "<section id=\"models\"><h2>4. Models</h2>\n<p "
              "class=\"note\">Accuracies are printed exactly as in "
-             "summary.csv. Gap = naive &minus; precise. Parameters, MACs "
+             "summary.csv. Gap = naive &minus; precise; with a certify "
+             "profile, bracket = precise &minus; certified. Parameters, MACs "
              "(multiply-accumulates per example), precision and "
              "non-differentiable layers come from the sweep's run.json or "
              "the model files; training from the zoo's training log.</p>\n"
@@ -96,8 +97,9 @@ void report__table_models(FILE *f, const rove_report *r) {
              "<th rowspan=\"2\">non-diff layers</th>"
              "<th rowspan=\"2\">training</th><th rowspan=\"2\">clean "
              "acc.</th>");
+  int nc = r->i_cert >= 0 ? 5 : 3;
   for (int e = 0; e < r->n_eps; e++) {
-    fprintf(f, "<th colspan=\"3\">robust acc. &epsilon; = ");
+    fprintf(f, "<th colspan=\"%d\">robust acc. &epsilon; = ", nc);
     ESC(r->eps[e]);
     fprintf(f, "</th>");
   }
@@ -108,6 +110,8 @@ void report__table_models(FILE *f, const rove_report *r) {
     fprintf(f, "</th><th>");
     ESC(r->i_precise >= 0 ? r->profiles[r->i_precise] : "precise");
     fprintf(f, "</th><th>gap</th>");
+    if (r->i_cert >= 0)
+      fprintf(f, "<th>certified</th><th>bracket</th>");
   }
   fprintf(f, "</tr></thead>\n<tbody>\n");
   for (int m = 0; m < r->n_models; m++) {
@@ -152,6 +156,25 @@ void report__table_models(FILE *f, const rove_report *r) {
         report__diff(report__cell(r, ra, r->c_robust),
                      report__cell(r, rb, r->c_robust), d, sizeof d);
       td(f, report__num(d) > 0 ? "num gap" : "num", d);
+      if (r->i_cert >= 0) {
+        /* Certified accuracy and the bracket's width, precise - certified:
+         * how far the truth can be below the attack's figure. */
+        int rc = report__row(r, m, r->i_cert, e);
+        char w[64] = "\xe2\x80\x94";
+        fprintf(f, "<td class=\"num\" data-k=\"robust\" data-model=\"");
+        ESC(r->models[m]);
+        fprintf(f, "\" data-profile=\"");
+        ESC(r->profiles[r->i_cert]);
+        fprintf(f, "\" data-eps=\"");
+        ESC(r->eps[e]);
+        fprintf(f, "\">");
+        ESC(rc >= 0 ? report__cell(r, rc, r->c_robust) : "\xe2\x80\x94");
+        fprintf(f, "</td>");
+        if (rc >= 0 && rb >= 0)
+          report__diff(report__cell(r, rb, r->c_robust),
+                       report__cell(r, rc, r->c_robust), w, sizeof w);
+        td(f, "num bracket", w);
+      }
     }
     fprintf(f, "</tr>\n");
   }

@@ -61,6 +61,27 @@ static void describe_unit(rove_sched *s, const rove_results_axes *ax,
              k.restart, k.shard);
 }
 
+/* Certified accuracy of model m at eps e: the first certify profile's
+ * robust share (the same for every row of that model and eps, so the
+ * bracket [certified, attacked] reads off one row), or -1 when the job has
+ * no certify profile. */
+static double certified_acc(rove_sched *s, const rove_results_axes *ax, int m,
+                            int e) {
+  for (int p = 0; ax->certify && p < s->plan.n_profiles; p++)
+    if (ax->certify[p]) {
+      const rove_row *r = rove_sched_row(s, m, p, e);
+      return r->n ? (double)r->robust / r->n : 0;
+    }
+  return -1;
+}
+
+static const char *cert_text(double v, char *buf) {
+  if (v < 0)
+    return "null";
+  snprintf(buf, 32, "%.6f", v);
+  return buf;
+}
+
 int rove_results_write(const char *dir, rove_sched *s,
                        const rove_results_axes *ax, const rove_failure *fl,
                        int n_failures, double wall_s) {
@@ -74,7 +95,7 @@ int rove_results_write(const char *dir, rove_sched *s,
              "forward_evals");
   for (int b = 0; b < ROVE_DIAG_COUNT; b++)
     fprintf(f, ",diag_%s", rove_diag_name(b));
-  fprintf(f, ",wall_s");
+  fprintf(f, ",certified_acc,wall_s");
   /* Energy columns come after the sweep's own (hub.h's join). */
   if (ax->energy && ax->n_boards > 0) {
     fputc(',', f);
@@ -96,6 +117,11 @@ int rove_results_write(const char *dir, rove_sched *s,
                 (unsigned long long)r->forward_evals);
         for (int b = 0; b < ROVE_DIAG_COUNT; b++)
           fprintf(f, ",%d", r->diag[b]);
+        double ca = certified_acc(s, ax, m, e);
+        if (ca >= 0)
+          fprintf(f, ",%.6f", ca);
+        else
+          fputc(',', f);
         fprintf(f, ",%.3f", r->seconds);
         if (ax->energy && ax->n_boards > 0) {
           fputc(',', f);
@@ -125,6 +151,7 @@ int rove_results_write(const char *dir, rove_sched *s,
     for (int p = 0; p < pl->n_profiles; p++)
       for (int e = 0; e < pl->n_eps; e++) {
         const rove_row *r = rove_sched_row(s, m, p, e);
+        char ct[32];
         fprintf(f, "%s\n    {\"model\": ", first ? "" : ",");
         first = 0;
         rove_json_str(f, ax->models[m]);
@@ -136,12 +163,14 @@ int rove_results_write(const char *dir, rove_sched *s,
                 "\"robust_acc\": %.6f, \"robust\": %d, \"broken\": %d, "
                 "\"errors\": %d, \"units\": %d, \"failed_units\": %d, "
                 "\"grad_evals\": %llu, \"forward_evals\": %llu, "
-                "\"wall_s\": %.3f, \"diagnostics\": {",
+                "\"wall_s\": %.3f, \"certified_acc\": %s, "
+                "\"diagnostics\": {",
                 ax->eps[e], r->n, r->n ? (double)r->clean_correct / r->n : 0,
                 r->n ? (double)r->robust / r->n : 0, r->robust, r->broken,
                 r->errors, r->units, r->failed_units,
                 (unsigned long long)r->grad_evals,
-                (unsigned long long)r->forward_evals, r->seconds);
+                (unsigned long long)r->forward_evals, r->seconds,
+                cert_text(certified_acc(s, ax, m, e), ct));
         for (int b = 0; b < ROVE_DIAG_COUNT; b++)
           fprintf(f, "%s\"%s\": %d", b ? ", " : "", rove_diag_name(b),
                   r->diag[b]);

@@ -14,6 +14,8 @@ typedef struct rove_results_axes {
   const char *job;
   const char *const *models;   /* n_models */
   const char *const *profiles; /* n_profiles */
+  const int *certify;          /* n_profiles: 1 for certify profiles (or
+                                  NULL: none) */
   const double *eps;           /* n_eps */
   int64_t first;               /* global index of example 0 */
   /* Energy measurements joined by model hash (NULL: no [energy]). */

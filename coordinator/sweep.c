@@ -473,6 +473,7 @@ int rove_sweep_coordinate(const rove_sweep_opts *o) {
   rove_results_axes ax = {.job = c.su.job.name,
                           .models = c.su.model_names,
                           .profiles = c.su.profile_names,
+                          .certify = c.su.profile_cert,
                           .eps = c.su.job.eps,
                           .first = c.su.data.first,
                           .energy = c.hub_on ? rove_hub_results(&c.hub) : NULL,

@@ -83,6 +83,11 @@ int rove_sweep_setup_init(rove_sweep_setup *s, const char *job_path,
     rove_sweep_setup_deinit(s);
     return ROVE_ERR(ROVE_ENOMEM, "out of memory");
   }
+  s->profile_cert = calloc((size_t)j->n_profiles + 1, sizeof(int));
+  if (!s->profile_cert) {
+    rove_sweep_setup_deinit(s);
+    return ROVE_ERR(ROVE_ENOMEM, "out of memory");
+  }
   if (j->n_profiles > 64) {
     rove_sweep_setup_deinit(s);
     return ROVE_ERR(ROVE_ERANGE, "%s: more than 64 profiles", job_path);
@@ -92,6 +97,8 @@ int rove_sweep_setup_init(rove_sweep_setup *s, const char *job_path,
   for (int p = 0; p < j->n_profiles && !rc; p++) {
     s->profile_names[p] = j->profiles[p].name;
     rc = build_profile(s, p);
+    if (!rc)
+      s->profile_cert[p] = rove_profile_certifies(s->profiles[p]);
   }
   s->plan.n_models = j->n_models;
   s->plan.n_profiles = j->n_profiles;
@@ -150,6 +157,7 @@ void rove_sweep_setup_deinit(rove_sweep_setup *s) {
   free(s->profiles);
   free(s->model_names);
   free(s->profile_names);
+  free(s->profile_cert);
   free(s->models);
   free(s->loaded);
   free(s->model_error);

@@ -19,6 +19,7 @@ typedef struct rove_sweep_setup {
   rove_profile **profiles;  /* n_profiles, owned */
   const char **model_names; /* borrowed from job */
   const char **profile_names;
+  int *profile_cert; /* per profile: 1 for a certify profile */
   rove_plan plan;
   /* load_inputs only */
   rove_dataset data;

@@ -70,6 +70,9 @@ struct rove_profile {
   int32_t bpda;      /* enum rove__bpda */
   float beta;        /* sharpness of the smooth ReLU/MaxPool surrogates */
   int32_t norm_linf; /* the norm the profile was written for (default) */
+  int32_t cert;      /* -1: an attack profile; else preset "certify", by
+                        this method (enum rove_cert_method): the unit
+                        certifies instead of attacking */
 };
 
 /* Registry lookups. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/attack/attack.h"
+#include "common/certify/certify.h"
 #include "common/err.h"
 #include "common/wire.h"
 
@@ -127,6 +128,7 @@ static int preset(rove_profile *p, const char *name) {
   p->beta = 10.0f;
   p->norm_linf = 1;
   p->bpda = ROVE__BPDA_OFF;
+  p->cert = -1;
   rove__stage naive =
       stage(ROVE__ATK_PGD, ROVE__LOSS_CE, ROVE__INIT_UNIFORM, 1, 1);
   if (!strcmp(name, "naive")) {
@@ -152,10 +154,13 @@ static int preset(rove_profile *p, const char *name) {
         stage(ROVE__ATK_APGD_T, ROVE__LOSS_DLR_T, ROVE__INIT_UNIFORM, 1, 0);
     p->st[p->n_stages++] =
         stage(ROVE__ATK_SQUARE, ROVE__LOSS_CW, ROVE__INIT_UNIFORM, 1, 0);
+  } else if (!strcmp(name, "certify")) {
+    /* No attack: bound propagation (common/certify/), a lower bound. */
+    p->cert = ROVE_CERT_BEST;
   } else {
     return ROVE_ERR(ROVE_EINVAL,
                     "unknown profile '%s' (expected naive, precise, "
-                    "naive+scaled, naive+bpda or naive+odi)",
+                    "naive+scaled, naive+bpda, naive+odi or certify)",
                     name);
   }
   return 0;
@@ -188,6 +193,10 @@ int rove_profile_restarts(const rove_profile *p) {
     if (p->st[i].restarts > r)
       r = p->st[i].restarts;
   return r;
+}
+
+int rove_profile_certifies(const rove_profile *p) {
+  return p->cert >= 0;
 }
 
 int rove_profile_norm_linf(const rove_profile *p) {
@@ -345,6 +354,20 @@ static int set_bpda(rove_profile *p, const char *value) {
   return 0;
 }
 
+static int set_method(rove_profile *p, const char *v) {
+  int m = rove_cert_method_find(v);
+  if (p->cert < 0)
+    return ROVE_ERR(ROVE_EINVAL,
+                    "option 'method' is for the certify preset (profile "
+                    "'%s' attacks)",
+                    p->preset);
+  if (m < 0)
+    return ROVE_ERR(ROVE_EINVAL, "method '%s' (expected ibp, crown or best)",
+                    v);
+  p->cert = m;
+  return 0;
+}
+
 static int set_norm(rove_profile *p, const char *value) {
   if (!strcmp(value, "linf"))
     p->norm_linf = 1;
@@ -390,8 +413,15 @@ const rove_profile_option *rove_profile_options(int *n) {
 int rove_profile_set(rove_profile *p, const char *key, const char *value) {
   int n = (int)(sizeof options / sizeof options[0]);
   for (int i = 0; i < n; i++)
-    if (!strcmp(key, options[i].name))
+    if (!strcmp(key, options[i].name)) {
+      /* A certify profile has no attacks for the other options to set. */
+      if (p->cert >= 0 && strcmp(key, "norm") && strcmp(key, "method"))
+        return ROVE_ERR(ROVE_EINVAL,
+                        "option '%s' does not apply to the certify preset "
+                        "(it takes norm and method)",
+                        key);
       return setters[i](p, value);
+    }
   char names[512];
   size_t l = 0;
   names[0] = 0;
@@ -457,14 +487,21 @@ void rove_profile_describe(const rove_profile *p, char *buf, size_t cap) {
     if (s->restarts > 1)
       OUT(" x%d restarts", s->restarts);
   }
-  OUT("; bpda %s; %s", rove__bpda_name(p->bpda), p->norm_linf ? "linf" : "l2");
+  if (p->cert >= 0)
+    OUT(" bound propagation, %s", rove_cert_method_name(p->cert));
+  else
+    OUT("; bpda %s", rove__bpda_name(p->bpda));
+  OUT("; %s", p->norm_linf ? "linf" : "l2");
 #undef OUT
 }
 
-#define PROFILE_MAGIC 0x31465052u /* "RPF1" */
+#define PROFILE_MAGIC 0x31465052u      /* "RPF1" */
+#define PROFILE_MAGIC_CERT 0x32465052u /* "RPF2": RPF1 + the method */
 
 void rove_profile_encode(const rove_profile *p, struct rove_wbuf *w) {
-  rove_put_u32(w, PROFILE_MAGIC);
+  /* Attack profiles keep RPF1, so existing journals and job hashes stay
+   * valid; a certify profile says so in its magic and carries its method. */
+  rove_put_u32(w, p->cert >= 0 ? PROFILE_MAGIC_CERT : PROFILE_MAGIC);
   rove_put_str(w, p->preset);
   rove_put_i32(w, p->n_stages);
   for (int i = 0; i < p->n_stages; i++) {
@@ -483,19 +520,23 @@ void rove_profile_encode(const rove_profile *p, struct rove_wbuf *w) {
   rove_put_i32(w, p->bpda);
   rove_put_f32(w, p->beta);
   rove_put_i32(w, p->norm_linf);
+  if (p->cert >= 0)
+    rove_put_i32(w, p->cert);
 }
 
 int rove_profile_decode(rove_profile *p, struct rove_rbuf *r) {
   rove_profile q;
   memset(&q, 0, sizeof q);
   uint32_t magic = rove_get_u32(r);
-  if (!r->failed && magic != PROFILE_MAGIC)
+  if (!r->failed && magic != PROFILE_MAGIC && magic != PROFILE_MAGIC_CERT)
     return ROVE_ERR(ROVE_EVERSION,
                     "profile encoding: magic 0x%08x (expected 0x%08x)", magic,
                     PROFILE_MAGIC);
+  int certify = magic == PROFILE_MAGIC_CERT;
   rove_get_str(r, q.preset, sizeof q.preset);
   q.n_stages = rove_get_i32(r);
-  if (r->failed || q.n_stages < 1 || q.n_stages > ROVE__MAX_STAGES)
+  if (r->failed || q.n_stages < (certify ? 0 : 1) ||
+      q.n_stages > ROVE__MAX_STAGES)
     return ROVE_ERR(ROVE_EFORMAT,
                     "profile encoding: %d stages (expected 1 to %d)",
                     q.n_stages, ROVE__MAX_STAGES);
@@ -523,10 +564,12 @@ int rove_profile_decode(rove_profile *p, struct rove_rbuf *r) {
   q.bpda = rove_get_i32(r);
   q.beta = rove_get_f32(r);
   q.norm_linf = rove_get_i32(r);
+  q.cert = certify ? rove_get_i32(r) : -1;
   if (r->failed)
     return ROVE_ERR(ROVE_EFORMAT, "profile encoding: truncated");
   if (q.bpda < 0 || q.bpda > ROVE__BPDA_AUTO || !(q.beta > 0) ||
-      (q.norm_linf != 0 && q.norm_linf != 1))
+      (q.norm_linf != 0 && q.norm_linf != 1) ||
+      (certify && (q.cert < 0 || q.cert > ROVE_CERT_BEST || q.n_stages)))
     return ROVE_ERR(ROVE_EFORMAT,
                     "profile encoding: bpda/beta/norm out of range");
   *p = q;
