@@ -4,7 +4,9 @@
  * LeakyReLU use the triangle relaxation with the adaptive lower slope;
  * rounding layers (round, floor, fakequant and quantize when unsaturated)
  * the band |y - x| <= half a step; MaxPool is exact where one input
- * dominates its window; everything else is replaced by its interval
+ * dominates its window; Clip is exact inside or outside its range;
+ * Sigmoid and Tanh take chord and tangent on intervals that do not cross
+ * 0; everything else is replaced by its interval
  * (the node's IBP bounds), which is sound for any layer. All in double. */
 #include <math.h>
 #include <stdlib.h>
@@ -420,6 +422,75 @@ static void back_dequantize(bw *b, const rove_node *n, const double *A,
   }
 }
 
+/* Clip: identity inside [lo, hi], a constant outside; an interval across
+ * a bound falls back to its box. */
+static void back_clip(bw *b, int i, const rove_node *n, const double *A,
+                      long no) {
+  const double *l = cert__lo(b->c, n->in[0]), *u = cert__hi(b->c, n->in[0]);
+  double *ai = acc_of(b, n->in[0]);
+  if (!ai)
+    return;
+  double lo = n->a.lo, hi = n->a.hi;
+  for (long k = 0; k < no; k++)
+    for (int r = 0; r < b->R; r++) {
+      double a = A[(size_t)r * no + k];
+      if (a == 0)
+        continue;
+      if (l[k] >= lo && u[k] <= hi)
+        ai[(size_t)r * no + k] += a;
+      else if (u[k] <= lo)
+        b->cst[r] += a * lo;
+      else if (l[k] >= hi)
+        b->cst[r] += a * hi;
+      else
+        box1(b, i, r, k, a);
+    }
+}
+
+/* Sigmoid and Tanh are convex below 0 and concave above: on an interval
+ * that does not cross 0 the chord bounds them on one side and the tangent
+ * at the midpoint on the other. An interval across 0 falls back to its
+ * box. Lines are loosened by 1e-6 for the float32 forward. */
+static void back_sigmoid(bw *b, int i, const rove_node *n, const double *A,
+                         long no) {
+  const double *l = cert__lo(b->c, n->in[0]), *u = cert__hi(b->c, n->in[0]);
+  double *ai = acc_of(b, n->in[0]);
+  if (!ai)
+    return;
+  int sig = n->op == ROVE_OP_SIGMOID;
+  for (long k = 0; k < no; k++) {
+    double lk = l[k], uk = u[k];
+    int ok = isfinite(lk) && isfinite(uk) && (lk >= 0 || uk <= 0) && uk > lk;
+    double fl = 0, fu = 0, mid = 0, fm = 0, dm = 0, sc = 0;
+    if (ok) {
+      fl = sig ? 1 / (1 + exp(-lk)) : tanh(lk);
+      fu = sig ? 1 / (1 + exp(-uk)) : tanh(uk);
+      mid = 0.5 * (lk + uk);
+      fm = sig ? 1 / (1 + exp(-mid)) : tanh(mid);
+      dm = sig ? fm * (1 - fm) : 1 - fm * fm;
+      sc = (fu - fl) / (uk - lk);
+    }
+    int concave = lk >= 0; /* else convex */
+    for (int r = 0; r < b->R; r++) {
+      double a = A[(size_t)r * no + k];
+      if (a == 0)
+        continue;
+      if (!ok) {
+        box1(b, i, r, k, a);
+        continue;
+      }
+      /* A lower bound of a*y needs y's lower line when a > 0. */
+      int want_lower = a > 0;
+      int chord = concave ? want_lower : !want_lower;
+      double s = chord ? sc : dm;
+      double t = chord ? fl - sc * lk : fm - dm * mid;
+      t += want_lower ? -1e-6 : 1e-6;
+      ai[(size_t)r * no + k] += a * s;
+      b->cst[r] += a * t;
+    }
+  }
+}
+
 static int back_node(bw *b, int i) {
   const rove_node *n = &b->c->m->nodes[i];
   const float *p = b->c->m->params + n->param_off;
@@ -445,10 +516,10 @@ static int back_node(bw *b, int i) {
   case ROVE_OP_FAKEQUANT:
   case ROVE_OP_QUANTIZE: back_band(b, i, n, A, no); break;
   case ROVE_OP_DEQUANTIZE: back_dequantize(b, n, A, no); break;
-  /* Bounded by their interval. */
-  case ROVE_OP_CLIP:
+  case ROVE_OP_CLIP: back_clip(b, i, n, A, no); break;
   case ROVE_OP_SIGMOID:
-  case ROVE_OP_TANH:
+  case ROVE_OP_TANH: back_sigmoid(b, i, n, A, no); break;
+  /* Bounded by their interval. */
   case ROVE_OP_SOFTMAX:
   case ROVE_OP_QCONV:
   case ROVE_OP_CONVINT:

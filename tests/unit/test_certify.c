@@ -394,3 +394,48 @@ Test(certify, relu_relaxation_at_the_interval_ends) {
     rove_model_deinit(&m);
   }
 }
+
+/* Sigmoid and Tanh of x - c on intervals wholly below or above 0 (convex
+ * and concave sides): the CROWN bounds of +f and -f lie below the true
+ * minima over a dense grid, and within 0.05 of them. */
+Test(certify, sigmoid_tanh_chord_and_tangent) {
+  for (int op = 0; op < 2; op++)
+    for (int side = 0; side < 2; side++) {
+      rove_shape in = {1, {1}};
+      rove_model m;
+      cr_assert_eq(rove_model_init(&m, &in), 0);
+      rove_attrs a;
+      rove_attrs_default(&a);
+      a.cmode = 1;
+      int i0 = ROVE_INPUT, sub, act, fc;
+      cr_assert_eq(rove_model_add(&m, ROVE_OP_SUB, "s", &i0, 1, &a, &sub), 0);
+      float c = side ? -1.0f : 2.0f;
+      rove_model_node_params(&m, sub)[0] = c;
+      rove_attrs_default(&a);
+      cr_assert_eq(rove_model_add(&m, op ? ROVE_OP_TANH : ROVE_OP_SIGMOID, "f",
+                                  &sub, 1, &a, &act),
+                   0);
+      rove_attrs_default(&a);
+      a.out = 2;
+      cr_assert_eq(rove_model_add(&m, ROVE_OP_LINEAR, "fc", &act, 1, &a, &fc),
+                   0);
+      rove_model_node_params(&m, fc)[0] = 1;
+      cr_assert_eq(rove_model_finalize(&m, -1), 0);
+      float x = 0.5f;
+      double eps = 0.4, spec[4] = {1, 0, -1, 0}, lb[2];
+      cr_assert_eq(rove_cert_crown_spec(&m, &x, eps, &crown_linf, 2, spec, lb),
+                   0);
+      double mn[2] = {INFINITY, INFINITY};
+      for (int g = 0; g <= 4000; g++) {
+        double v = (0.1 + 0.8 * g / 4000.0) - c;
+        double f = op ? tanh(v) : 1 / (1 + exp(-v));
+        mn[0] = fmin(mn[0], f);
+        mn[1] = fmin(mn[1], -f);
+      }
+      for (int r = 0; r < 2; r++)
+        cr_expect(lb[r] <= mn[r] + 1e-9 && lb[r] >= mn[r] - 0.05,
+                  "%s side %d row %d: bound %.9g, true minimum %.9g",
+                  op ? "tanh" : "sigmoid", side, r, lb[r], mn[r]);
+      rove_model_deinit(&m);
+    }
+}
