@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -93,19 +94,19 @@ static void train_summary(const rove_json *log, char *buf, size_t cap) {
   if ((t = rove_json_text(log, "variant")))
     ADD("%s%s", k ? " " : "", t);
   if ((t = rove_json_text(rove_json_get(log, "pgd"), "eps")))
-    ADD(" (eps %s)", t);
+    ADD(" (eps %g)", strtod(t, NULL)); /* the log keeps 17 digits */
   const char *wb = rove_json_text(log, "weight_bits");
   const char *ab = rove_json_text(log, "act_bits");
   if ((wb && strcmp(wb, "0")) || (ab && strcmp(ab, "0")))
     ADD("%sw%s/a%s", k ? ", " : "", wb ? wb : "?", ab ? ab : "?");
   if ((t = rove_json_text(log, "prune")) && strtod(t, NULL) != 0)
-    ADD("%spruned %s", k ? ", " : "", t);
+    ADD("%spruned %g", k ? ", " : "", strtod(t, NULL));
   if ((t = rove_json_text(log, "logit_scale")) && strtod(t, NULL) != 1)
-    ADD("%slogits x%s", k ? ", " : "", t);
+    ADD("%slogits x%g", k ? ", " : "", strtod(t, NULL));
   if ((t = rove_json_text(log, "epochs")))
     ADD("%s%s ep", k ? ", " : "", t);
   if ((t = rove_json_text(log, "test_acc")))
-    ADD("%stest acc %s", k ? ", " : "", t);
+    ADD("%stest acc %.1f%%", k ? ", " : "", 100 * strtod(t, NULL));
 #undef ADD
 }
 
@@ -717,12 +718,91 @@ static void load_status(rove_report *r, const char *dir) {
   rove_json_deinit(&sj);
 }
 
+static int axis_index(const char *const *names, int n, const char *s) {
+  for (int i = 0; i < n; i++)
+    if (!strcmp(names[i], s))
+      return i;
+  return -1;
+}
+
+/* Case 3's picture: how robust accuracy at ref_eps falls as restarts are
+ * added, from the restart that broke each example (per_example.csv). The
+ * file is optional; a malformed one is an error naming it. */
+static int load_restarts(rove_report *r, const char *dir) {
+  char p[1100];
+  snprintf(p, sizeof p, "%s/per_example.csv", dir);
+  struct stat st;
+  if (stat(p, &st) != 0)
+    return 0;
+  rove_csv t;
+  ROVE_TRY(rove_csv_load(&t, p));
+  int cm, cp, ce, cv, cr;
+  int rc = rove_csv_require(&t, "model", &cm);
+  if (!rc)
+    rc = rove_csv_require(&t, "profile", &cp);
+  if (!rc)
+    rc = rove_csv_require(&t, "eps", &ce);
+  if (!rc)
+    rc = rove_csv_require(&t, "verdict", &cv);
+  if (!rc)
+    rc = rove_csv_require(&t, "restart", &cr);
+  int R = 0, nm = r->n_models, np = r->n_profiles;
+  long *n = NULL, *brk = NULL;
+  for (int i = 0; !rc && i < t.n_rows; i++) {
+    int k = atoi(rove_csv_get(&t, i, cr));
+    if (!strcmp(rove_csv_get(&t, i, cv), "broken") && k + 1 > R)
+      R = k + 1;
+  }
+  if (R < 1)
+    R = 1;
+  if (!rc) {
+    n = calloc((size_t)nm * np + 1, sizeof *n);
+    brk = calloc(((size_t)nm * np + 1) * (size_t)R, sizeof *brk);
+    r->rs = malloc(((size_t)nm * np + 1) * (size_t)R * sizeof *r->rs);
+    if (!n || !brk || !r->rs)
+      rc = ROVE_ERR(ROVE_ENOMEM, "out of memory");
+  }
+  const char *ref = r->eps[r->ref_eps];
+  for (int i = 0; !rc && i < t.n_rows; i++) {
+    int m = axis_index(r->models, nm, rove_csv_get(&t, i, cm));
+    int q = axis_index(r->profiles, np, rove_csv_get(&t, i, cp));
+    if (m < 0 || q < 0 ||
+        report__num(rove_csv_get(&t, i, ce)) != r->eps_num[r->ref_eps])
+      continue;
+    (void)ref;
+    size_t s = (size_t)m * np + q;
+    n[s]++;
+    const char *v = rove_csv_get(&t, i, cv);
+    if (!strcmp(v, "broken")) {
+      int k = atoi(rove_csv_get(&t, i, cr));
+      brk[s * R + (k < 0 ? 0 : k)]++;
+    } else if (strcmp(v, "robust")) {
+      brk[s * R]++; /* clean-wrong (or failed): never robust */
+    }
+  }
+  for (size_t s = 0; !rc && s < (size_t)nm * np; s++) {
+    long gone = 0;
+    for (int k = 0; k < R; k++) {
+      gone += brk[s * R + k];
+      r->rs[s * R + k] = n[s] ? (double)(n[s] - gone) / n[s] : NAN;
+    }
+  }
+  if (!rc)
+    r->rs_max = R;
+  free(n);
+  free(brk);
+  rove_csv_deinit(&t);
+  return rc;
+}
+
 int rove_report_load(rove_report *r, const char *dir,
                      const rove_report_opts *o) {
   memset(r, 0, sizeof *r);
   int rc = load(r, dir, o);
   if (!rc)
     rc = compute_fronts(r);
+  if (!rc)
+    rc = load_restarts(r, dir);
   if (!rc)
     load_status(r, dir);
   if (rc)
@@ -743,6 +823,7 @@ void rove_report_deinit(rove_report *r) {
   free(r->meta);
   free(r->preset);
   free(r->front);
+  free(r->rs);
   rove_json_deinit(&r->run);
   memset(r, 0, sizeof *r);
 }

@@ -122,6 +122,12 @@ typedef struct rove_report {
   char job_seed[32], job_name[128];
   /* Pareto fronts at ref_eps (rove_report_front). */
   uint8_t *front;
+  /* Robust accuracy against the number of restarts used, at ref_eps, from
+   * DIR/per_example.csv's breaking restart: rs[(m * n_profiles + p) *
+   * rs_max + k] after k + 1 restarts (NaN where the profile has no
+   * per-example data). rs_max 0: no per_example.csv. */
+  double *rs;
+  int rs_max;
   /* DIR/summary.json: complete 1/0, or -1 when it is absent */
   int complete;
   char units_done[32], units[32];

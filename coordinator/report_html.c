@@ -67,7 +67,50 @@ const char *report__color(const char *name, int i) {
   return other[i % 4];
 }
 
-/* Energy as text with an SI prefix (J per inference). */
+const char *report__pct(const char *frac, char *buf, size_t cap) {
+  double v = report__num(frac);
+  if (isnan(v))
+    return frac;
+  snprintf(buf, cap, "%.1f%%", 100 * v);
+  return buf;
+}
+
+void report__pts(const char *a, const char *b, char *out, size_t cap) {
+  double x = report__num(a), y = report__num(b);
+  if (isnan(x) || isnan(y)) {
+    snprintf(out, cap, "-");
+    return;
+  }
+  double v = 100 * (x - y);
+  if (fabs(v) < 0.05)
+    v = 0; /* never print "-0.0" */
+  snprintf(out, cap, "%.1f", v);
+}
+
+const char *report__energy_cell(const char *j, char *buf, size_t cap) {
+  double v = report__num(j);
+  if (isnan(v))
+    return j;
+  report__energy_text(v, buf, cap);
+  return buf;
+}
+
+const char *report__time_cell(const char *sec, char *buf, size_t cap) {
+  double v = report__num(sec);
+  if (isnan(v))
+    return sec;
+  double a = fabs(v);
+  if (a >= 1 || a == 0)
+    snprintf(buf, cap, "%.3g s", v);
+  else if (a >= 1e-3)
+    snprintf(buf, cap, "%.3g ms", v * 1e3);
+  else
+    snprintf(buf, cap, "%.3g \xc2\xb5s", v * 1e6);
+  return buf;
+}
+
+/* Energy as text with an SI prefix and 3 significant digits (J per
+ * inference). */
 void report__energy_text(double j, char *buf, size_t cap) {
   static const struct {
     double s;
@@ -75,7 +118,7 @@ void report__energy_text(double j, char *buf, size_t cap) {
   } u[] = {{1, "J"}, {1e-3, "mJ"}, {1e-6, "\xc2\xb5J"}, {1e-9, "nJ"}};
   for (int i = 0; i < 4; i++)
     if (fabs(j) >= u[i].s || i == 3) {
-      snprintf(buf, cap, "%g %s", j / u[i].s, u[i].u);
+      snprintf(buf, cap, "%.3g %s", j / u[i].s, u[i].u);
       return;
     }
 }
@@ -142,7 +185,7 @@ static void header(FILE *f, const rove_report *r, const rove_report_opts *o) {
   fprintf(f, "), n = ");
   ESC(n);
   fprintf(f, " examples</div>\n");
-  /* The largest overestimation. */
+  /* The largest overestimation, in words. */
   int bm = -1, be = -1;
   double best = 0;
   for (int m = 0; m < r->n_models && r->i_naive >= 0 && r->i_precise >= 0; m++)
@@ -159,23 +202,24 @@ static void header(FILE *f, const rove_report *r, const rove_report_opts *o) {
     int ra = report__row(r, bm, r->i_naive, be),
         rb = report__row(r, bm, r->i_precise, be);
     char d[64];
-    report__diff(report__cell(r, ra, r->c_robust),
-                 report__cell(r, rb, r->c_robust), d, sizeof d);
+    report__pts(report__cell(r, ra, r->c_robust),
+                report__cell(r, rb, r->c_robust), d, sizeof d);
     fprintf(f,
-            "<div class=\"card\"><div class=\"big\">%s</div>largest "
-            "overestimation: <b>",
-            d);
+            "<div class=\"card\"><div class=\"big\">%s points</div>precise "
+            "finds %s points lower robustness than naive on <b>",
+            d, d);
     ESC(r->models[bm]);
     fprintf(f, "</b> at &epsilon; = ");
     ESC(r->eps[be]);
-    fprintf(f, ": naive says ");
-    ESC(report__cell(r, ra, r->c_robust));
+    fprintf(f, " (naive ");
+    PCT(report__cell(r, ra, r->c_robust));
     fprintf(f, ", precise ");
-    ESC(report__cell(r, rb, r->c_robust));
-    fprintf(f, "</div>\n");
+    PCT(report__cell(r, rb, r->c_robust));
+    fprintf(f, "): the naive attack overestimated it</div>\n");
   } else if (r->i_naive >= 0 && r->i_precise >= 0) {
-    fprintf(f, "<div class=\"card\"><div class=\"big\">0</div>the naive "
-               "attack overestimates no model</div>\n");
+    fprintf(f, "<div class=\"card\"><div class=\"big\">0 points</div>the "
+               "naive attack overestimates no model: precise finds nothing "
+               "it missed</div>\n");
   }
   /* The most robust model under the strongest profile. */
   int pp = r->i_precise >= 0 ? r->i_precise : r->n_profiles - 1;
@@ -190,14 +234,16 @@ static void header(FILE *f, const rove_report *r, const rove_report_opts *o) {
   }
   if (top >= 0) {
     fprintf(f, "<div class=\"card\"><div class=\"big\">");
-    ESC(report__cell(r, report__row(r, top, pp, r->ref_eps), r->c_robust));
-    fprintf(f, "</div>most robust (");
-    ESC(r->profiles[pp]);
-    fprintf(f, ", &epsilon; = ");
-    ESC(r->eps[r->ref_eps]);
-    fprintf(f, "): <b>");
+    PCT(report__cell(r, report__row(r, top, pp, r->ref_eps), r->c_robust));
+    fprintf(f, "</div><b>");
     ESC(r->models[top]);
-    fprintf(f, "</b></div>\n");
+    fprintf(f, "</b> is the most robust model: ");
+    PCT(report__cell(r, report__row(r, top, pp, r->ref_eps), r->c_robust));
+    fprintf(f, " of the examples withstand the ");
+    ESC(r->profiles[pp]);
+    fprintf(f, " attack at &epsilon; = ");
+    ESC(r->eps[r->ref_eps]);
+    fprintf(f, "</div>\n");
   }
   /* Energy status and the two fronts on the first board with data. */
   int board = -1, n_ok = 0, n_est = 0;
@@ -371,6 +417,7 @@ int rove_report_html(const rove_report *r, const rove_report_opts *o, FILE *f) {
   fprintf(f, "<main>\n");
   report__plot_robust(f, r);
   report__plot_gaps(f, r);
+  report__plot_restarts(f, r);
   report__plot_energy(f, r);
   report__table_models(f, r);
   report__table_diag(f, r);

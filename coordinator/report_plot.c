@@ -253,7 +253,7 @@ void report__plot_robust(FILE *f, const rove_report *r) {
           fprintf(f, " \xc2\xb7 \xce\xb5=");
           ESC(r->eps[e]);
           fprintf(f, ": robust accuracy ");
-          ESC(report__cell(r, row, r->c_robust));
+          PCT(report__cell(r, row, r->c_robust));
           fprintf(f, "</title></circle>\n");
         }
       }
@@ -262,7 +262,7 @@ void report__plot_robust(FILE *f, const rove_report *r) {
               "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" class=\"cleanpt\">"
               "<title>clean accuracy ",
               px(&p, 0), py(&p, clean));
-      ESC(report__clean(r, m));
+      PCT(report__clean(r, m));
       fprintf(f, "</title></circle>\n");
     }
     fprintf(f, "</svg></figure>\n");
@@ -368,13 +368,16 @@ void report__plot_gaps(FILE *f, const rove_report *r) {
         ESC(r->models[m]);
         fprintf(f, ", \xce\xb5=");
         ESC(r->eps[e]);
+        char dp[64];
+        report__pts(report__cell(r, ra, r->c_robust),
+                    report__cell(r, rb, r->c_robust), dp, sizeof dp);
         fprintf(f, ": naive ");
-        ESC(report__cell(r, ra, r->c_robust));
+        PCT(report__cell(r, ra, r->c_robust));
         fprintf(f, " \xe2\x88\x92 ");
         ESC(r->profiles[comp[c]]);
         fprintf(f, " ");
-        ESC(report__cell(r, rb, r->c_robust));
-        fprintf(f, " = %s</title></rect>\n", d);
+        PCT(report__cell(r, rb, r->c_robust));
+        fprintf(f, " = %s points</title></rect>\n", dp);
       }
       fprintf(f,
               "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" "
@@ -530,17 +533,23 @@ static void scatter(FILE *f, const rove_report *r, int b, const int *series,
               X, Y, front[m] ? "5.5" : "4", est ? "#ffffff" : col, col);
       ESC(r->models[m]);
       fprintf(f, ": %s ", series[s] < 0 ? "clean accuracy" : "robust acc.");
-      ESC(series[s] < 0
+      PCT(series[s] < 0
               ? report__clean(r, m)
               : report__cell(r, report__row(r, m, series[s], r->ref_eps),
                              r->c_robust));
+      char eb[48];
       fprintf(f, ", energy ");
-      ESC(en->j);
-      fprintf(f, " J [");
-      ESC(en->ci_lo);
-      fprintf(f, ", ");
-      ESC(en->ci_hi);
-      fprintf(f, "] (");
+      ESC(report__energy_cell(en->j, eb, sizeof eb));
+      if (strcmp(en->ci_lo, en->ci_hi)) {
+        fprintf(f, " [");
+        ESC(report__energy_cell(en->ci_lo, eb, sizeof eb));
+        fprintf(f, ", ");
+        ESC(report__energy_cell(en->ci_hi, eb, sizeof eb));
+        fprintf(f, "]");
+      } else {
+        fprintf(f, ", 1 trial");
+      }
+      fprintf(f, " (");
       ESC(en->scope);
       fprintf(f, ")%s%s</title></circle>", front[m] ? ", Pareto-optimal" : "",
               est ? ", ESTIMATE" : "");
@@ -678,4 +687,73 @@ void report__plot_energy(FILE *f, const rove_report *r) {
       fprintf(f, "</p>\n");
   }
   fprintf(f, "</section>\n");
+}
+
+/* Robust accuracy against restarts (case 3: ineffective initialization
+ * shows as a curve that keeps falling). */
+void report__plot_restarts(FILE *f, const rove_report *r) {
+  if (r->rs_max < 1)
+    return;
+  fprintf(f, "<section id=\"restarts\"><h2>Robust accuracy vs restarts "
+             "(&epsilon; = ");
+  ESC(r->eps[r->ref_eps]);
+  fprintf(f, ")</h2>\n<p class=\"note\">How many examples each profile "
+             "still calls robust after 1, 2, &hellip; restarts (from "
+             "per_example.csv: the restart that broke each one). A curve that "
+             "keeps falling means one start was not enough &mdash; case 3, "
+             "ineffective initialization; a flat curve means more restarts "
+             "would not find more. Profiles with a single restart are a "
+             "single point.</p>\n");
+  report__legend(f, r, 0);
+  fprintf(f, "<div class=\"grid\">\n");
+  int R = r->rs_max;
+  for (int m = 0; m < r->n_models; m++) {
+    plot p = {300, 215, 44, 10, 22, 40, 0.7, R + 0.3, 0, 1, 0};
+    fprintf(f, "<figure class=\"panel\" data-m=\"");
+    ESC(r->models[m]);
+    fprintf(f, "\">");
+    char lab[400];
+    snprintf(lab, sizeof lab, "robust accuracy vs restarts, model %s",
+             r->models[m]);
+    svg_open(f, &p, lab);
+    title_text(f, &p, r->models[m]);
+    y_axis(f, &p, "robust accuracy", 0.2);
+    for (int k = 1; k <= R; k++) {
+      char t[16];
+      snprintf(t, sizeof t, "%d", k);
+      x_tick(f, &p, k, t);
+    }
+    x_label(f, &p, "restarts");
+    for (int pr = 0; pr < r->n_profiles; pr++) {
+      const double *v = r->rs + ((size_t)m * r->n_profiles + pr) * R;
+      if (isnan(v[0]))
+        continue;
+      int main_p = pr == r->i_naive || pr == r->i_precise;
+      const char *col = report__color(r->preset[pr], pr);
+      fprintf(f,
+              "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%s\"%s "
+              "points=\"",
+              col, main_p ? "2.6" : "1.4",
+              main_p ? "" : " stroke-dasharray=\"4 3\"");
+      for (int k = 0; k < R; k++)
+        fprintf(f, "%.1f,%.1f ", px(&p, k + 1), py(&p, v[k]));
+      fprintf(f, "\"/>\n");
+      for (int k = 0; k < R; k++) {
+        char b[32];
+        snprintf(b, sizeof b, "%.1f%%", 100 * v[k]);
+        fprintf(f,
+                "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.4\" fill=\"%s\">"
+                "<title>",
+                px(&p, k + 1), py(&p, v[k]), col);
+        ESC(r->profiles[pr]);
+        fprintf(f, ", %d restart%s: %s</title></circle>\n", k + 1, k ? "s" : "",
+                b);
+      }
+    }
+    fprintf(f, "</svg><figcaption>");
+    ESC(r->models[m]);
+    fprintf(f, ": robust share after each added restart</figcaption>"
+               "</figure>\n");
+  }
+  fprintf(f, "</div></section>\n");
 }

@@ -29,8 +29,8 @@ static void table_energy(FILE *f, const rove_report *r) {
     fprintf(f, "<th rowspan=\"2\">energy</th>");
   fprintf(f, "</tr>\n<tr>");
   for (int b = 0; b < r->n_boards; b++)
-    fprintf(f, "<th>J / inference [95%% CI]</th><th>scope &middot; "
-               "sensor</th><th>latency (s)</th><th>valid &middot; "
+    fprintf(f, "<th>energy / inference [95%% CI]</th><th>scope &middot; "
+               "sensor</th><th>latency</th><th>valid &middot; "
                "flags</th>");
   fprintf(f, "</tr></thead>\n<tbody>\n");
   for (int m = 0; m < r->n_models; m++) {
@@ -53,13 +53,24 @@ static void table_energy(FILE *f, const rove_report *r) {
         fprintf(f, "</td>");
         continue;
       }
-      fprintf(f, "<td class=\"num\" data-k=\"energy\">");
+      char eb[48];
+      fprintf(f, "<td class=\"num\" data-k=\"energy\" data-v=\"");
       ESC(en->j);
-      fprintf(f, "<br><span class=\"ci\">[");
-      ESC(en->ci_lo);
-      fprintf(f, ", ");
-      ESC(en->ci_hi);
-      fprintf(f, "]</span>%s</td><td>",
+      fprintf(f, "\">");
+      ESC(report__energy_cell(en->j, eb, sizeof eb));
+      fprintf(f, "<br><span class=\"ci\">");
+      /* A confidence interval of zero width is one trial, not a
+       * measurement of spread: say so. */
+      if (!strcmp(en->ci_lo, en->ci_hi)) {
+        fprintf(f, "1 trial");
+      } else {
+        fprintf(f, "[");
+        ESC(report__energy_cell(en->ci_lo, eb, sizeof eb));
+        fprintf(f, ", ");
+        ESC(report__energy_cell(en->ci_hi, eb, sizeof eb));
+        fprintf(f, "]");
+      }
+      fprintf(f, "</span>%s</td><td>",
               est ? "<br><span class=\"badge\">ESTIMATE</span>" : "");
       ESC(en->scope);
       if (en->sensor[0]) {
@@ -67,7 +78,7 @@ static void table_energy(FILE *f, const rove_report *r) {
         ESC(en->sensor);
       }
       fprintf(f, "</td>");
-      td(f, "num", en->latency);
+      td(f, "num", report__time_cell(en->latency, eb, sizeof eb));
       fprintf(f, "<td class=\"%s\">%s", !strcmp(en->valid, "1") ? "" : "bad",
               !strcmp(en->valid, "1") ? "valid" : "NOT valid");
       if (en->flags[0]) {
@@ -86,8 +97,10 @@ static void table_energy(FILE *f, const rove_report *r) {
 void report__table_models(FILE *f, const rove_report *r) {
   fprintf(f, "<section id=\"models\"><h2>4. Models</h2>\n<p "
              "class=\"note\">Accuracies are printed exactly as in "
-             "summary.csv. Gap = naive &minus; precise; with a certify "
-             "profile, bracket = precise &minus; certified. Parameters, MACs "
+             "summary.csv, as percentages with one decimal (summary.csv and "
+             "summary.json keep every digit). Gap = naive &minus; precise, "
+             "in points; with a certify profile, bracket = precise &minus; "
+             "certified, in points. Parameters, MACs "
              "(multiply-accumulates per example), precision and "
              "non-differentiable layers come from the sweep's run.json or "
              "the model files; training from the zoo's training log.</p>\n"
@@ -133,7 +146,7 @@ void report__table_models(FILE *f, const rove_report *r) {
     fprintf(f, "<td class=\"num\" data-k=\"clean\" data-model=\"");
     ESC(r->models[m]);
     fprintf(f, "\">");
-    ESC(report__clean(r, m));
+    PCT(report__clean(r, m));
     fprintf(f, "</td>");
     for (int e = 0; e < r->n_eps; e++) {
       int pp[2] = {r->i_naive, r->i_precise};
@@ -146,15 +159,15 @@ void report__table_models(FILE *f, const rove_report *r) {
         fprintf(f, "\" data-eps=\"");
         ESC(r->eps[e]);
         fprintf(f, "\">");
-        ESC(row >= 0 ? report__cell(r, row, r->c_robust) : "\xe2\x80\x94");
+        PCT(row >= 0 ? report__cell(r, row, r->c_robust) : "\xe2\x80\x94");
         fprintf(f, "</td>");
       }
       int ra = report__row(r, m, r->i_naive, e),
           rb = report__row(r, m, r->i_precise, e);
       char d[64] = "\xe2\x80\x94";
       if (ra >= 0 && rb >= 0)
-        report__diff(report__cell(r, ra, r->c_robust),
-                     report__cell(r, rb, r->c_robust), d, sizeof d);
+        report__pts(report__cell(r, ra, r->c_robust),
+                    report__cell(r, rb, r->c_robust), d, sizeof d);
       td(f, report__num(d) > 0 ? "num gap" : "num", d);
       if (r->i_cert >= 0) {
         /* Certified accuracy and the bracket's width, precise - certified:
@@ -168,11 +181,11 @@ void report__table_models(FILE *f, const rove_report *r) {
         fprintf(f, "\" data-eps=\"");
         ESC(r->eps[e]);
         fprintf(f, "\">");
-        ESC(rc >= 0 ? report__cell(r, rc, r->c_robust) : "\xe2\x80\x94");
+        PCT(rc >= 0 ? report__cell(r, rc, r->c_robust) : "\xe2\x80\x94");
         fprintf(f, "</td>");
         if (rc >= 0 && rb >= 0)
-          report__diff(report__cell(r, rb, r->c_robust),
-                       report__cell(r, rc, r->c_robust), w, sizeof w);
+          report__pts(report__cell(r, rb, r->c_robust),
+                      report__cell(r, rc, r->c_robust), w, sizeof w);
         td(f, "num bracket", w);
       }
     }

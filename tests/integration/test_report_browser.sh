@@ -58,6 +58,16 @@ grep -q 'id="rove-js" data-ok="1"' "$T/dom.html" || fail "the page's script did 
 n_svg=$(grep -o '<svg class="plot"' "$T/dom.html" | wc -l)
 [ "$n_svg" -ge 10 ] || fail "only $n_svg plots in the rendered DOM"
 grep -q 'data-k="robust"' "$T/dom.html" || fail "no robust-accuracy table cells in the rendered DOM"
+grep -q 'id="restarts"' "$T/dom.html" || fail "no robust-accuracy-vs-restarts plot"
+# Numbers are for people: the visible text (scripts, styles and tags
+# removed) holds no number of more than 6 significant digits and no
+# e-notation (summary.csv keeps those).
+perl -0777 -pe 's/<(script|style)\b.*?<\/\1>//gs; s/<[^>]*>/ /g' "$T/dom.html" >"$T/text.txt"
+# (whole tokens only: hex hashes such as 7e77 are not numbers)
+long=$(perl -ne 'while (/(?<![0-9A-Za-z.])([0-9]+(?:\.[0-9]+)?[eE][-+]?[0-9]+|[0-9]*\.[0-9]+)(?![0-9A-Za-z])/g) { print "$1\n" }' "$T/text.txt" |
+  awk '{ s = $0; if (s ~ /[eE]/) { print s; next }
+         gsub(/\./, "", s); sub(/^0+/, "", s); if (length(s) > 6) print $0 }' | head -5)
+[ -z "$long" ] || fail "raw numbers in the page's text: $(echo $long)"
 
 # 3. A report with hostile names and no energy still renders with no error.
 mkdir -p "$T/odd"

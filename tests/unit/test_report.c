@@ -47,10 +47,10 @@ static void write_file(const char *dir, const char *name, const char *text) {
 }
 
 static void rm_dir(const char *dir) {
-  const char *names[] = {"summary.csv", "run.json", "job.ini", "report.html",
-                         "summary.json"};
+  const char *names[] = {"summary.csv", "run.json",     "job.ini",
+                         "report.html", "summary.json", "per_example.csv"};
   char p[512];
-  for (int i = 0; i < 5; i++) {
+  for (int i = 0; i < 6; i++) {
     snprintf(p, sizeof p, "%s/%s", dir, names[i]);
     unlink(p);
   }
@@ -272,6 +272,18 @@ Test(report, every_model_and_eps_appears) {
   free(html);
 }
 
+/* A printed percentage "92.0%" at c equals the CSV fraction within its
+ * printed precision (half a unit of the last printed digit). */
+static void same_pct(const char *c, const char *csv, const char *what) {
+  char *end;
+  double p = strtod(c, &end);
+  cr_assert(end != c && *end == '%', "%s: '%.12s' is not a percentage", what,
+            c);
+  double v = strtod(csv, NULL);
+  cr_assert(fabs(p / 100 - v) <= 0.0005 + 1e-12, "%s: printed %.1f%%, csv %s",
+            what, p, csv);
+}
+
 Test(report, table_numbers_are_the_csv_strings) {
   static frow rows[512];
   int n = fixture_rows(rows, 512);
@@ -279,15 +291,15 @@ Test(report, table_numbers_are_the_csv_strings) {
   int checked = 0;
   for (int i = 0; i < n; i++) {
     char want[1024];
-    snprintf(want, sizeof want,
-             "data-k=\"clean\" data-model=\"%.63s\">%.31s</td>", rows[i].model,
-             rows[i].clean);
-    cr_assert(strstr(html, want), "clean acc of %s: want %s", rows[i].model,
-              rows[i].clean);
+    snprintf(want, sizeof want, "data-k=\"clean\" data-model=\"%.63s\">",
+             rows[i].model);
+    const char *cc = strstr(html, want);
+    cr_assert(cc, "no clean cell for %s", rows[i].model);
+    same_pct(cc + strlen(want), rows[i].clean, rows[i].model);
     if (strcmp(rows[i].profile, "naive") && strcmp(rows[i].profile, "precise"))
       continue;
-    /* The cell is located by its data attributes; its text must be the
-     * CSV's string, not a re-formatted number. */
+    /* The cell is located by its data attributes; its text is the CSV's
+     * number as a percentage. */
     snprintf(want, sizeof want,
              "data-k=\"robust\" data-model=\"%.63s\" data-profile=\"%.63s\" "
              "data-eps=\"%.31s\">",
@@ -296,17 +308,18 @@ Test(report, table_numbers_are_the_csv_strings) {
     cr_assert(c, "no cell for %s/%s/%s", rows[i].model, rows[i].profile,
               rows[i].eps);
     c += strlen(want);
-    size_t len = strcspn(c, "<");
-    cr_assert_eq(len, strlen(rows[i].robust));
-    cr_assert(!strncmp(c, rows[i].robust, len), "%s/%s/%s: %.*s != %s",
-              rows[i].model, rows[i].profile, rows[i].eps, (int)len, c,
-              rows[i].robust);
+    char what[256];
+    snprintf(what, sizeof what, "%.60s/%.60s/%.30s", rows[i].model,
+             rows[i].profile, rows[i].eps);
+    same_pct(c, rows[i].robust, what);
     checked++;
   }
   cr_assert_eq(checked, 6 * 2 * 3);
-  /* The gap column is naive - precise exactly: cnn-sat at 0.05 is
+  /* The gap column is naive - precise in points: cnn-sat at 0.05 is
    * 0.800000 - 0.060000. */
-  cr_assert(strstr(html, "0.740000"));
+  cr_assert(strstr(html, ">74.0</td>"));
+  /* No raw CSV fraction is left in the visible text of the tables. */
+  cr_assert_null(strstr(html, ">0.740000<"));
   free(html);
 }
 
@@ -571,7 +584,45 @@ Test(report, profiles_found_by_preset_from_job_ini) {
   char *html = render(dir, NULL);
   cr_assert(strstr(html, "base (naive)"));
   /* The headline gap: 0.600000 - 0.100000. */
-  cr_assert(strstr(html, ">0.500000</div>largest overestimation"));
+  cr_assert(strstr(
+      html, ">50.0 points</div>precise finds 50.0 points lower robustness"));
+  free(html);
+  rm_dir(dir);
+}
+
+/* Robust accuracy against restarts, from per_example.csv's breaking
+ * restart: 4 examples, one clean-wrong; odi breaks one at restart 0 and
+ * one at restart 2, so 2/4 then 2/4 then 1/4 stay robust. */
+Test(report, restarts_curve_from_per_example) {
+  char dir[64];
+  mkdtemp_dir(dir, sizeof dir);
+  write_file(dir, "summary.csv",
+             "model,profile,eps,n,clean_acc,robust_acc\n"
+             "m,naive,0.1,4,0.750000,0.500000\n"
+             "m,odi,0.1,4,0.750000,0.250000\n");
+  write_file(dir, "per_example.csv",
+             "model,profile,eps,index,label,verdict,eps_found,restart,attack,"
+             "margin\n"
+             "m,naive,0.1,0,1,robust,,,,0.5\n"
+             "m,naive,0.1,1,1,robust,,,,0.5\n"
+             "m,naive,0.1,2,1,broken,0.1,0,pgd,-1\n"
+             "m,naive,0.1,3,1,clean-wrong,,,,-2\n"
+             "m,odi,0.1,0,1,broken,0.1,2,pgd,-1\n"
+             "m,odi,0.1,1,1,robust,,,,0.5\n"
+             "m,odi,0.1,2,1,broken,0.1,0,pgd,-1\n"
+             "m,odi,0.1,3,1,clean-wrong,,,,-2\n");
+  rove_report r;
+  cr_assert_eq(rove_report_load(&r, dir, NULL), 0, "%s", rove_error_message());
+  cr_assert_eq(r.rs_max, 3);
+  double want[2][3] = {{0.5, 0.5, 0.5}, {0.5, 0.5, 0.25}};
+  for (int p = 0; p < 2; p++)
+    for (int k = 0; k < 3; k++)
+      cr_expect_float_eq(r.rs[p * 3 + k], want[p][k], 1e-12, "profile %d k %d",
+                         p, k);
+  rove_report_deinit(&r);
+  char *html = render(dir, NULL);
+  cr_assert(strstr(html, "id=\"restarts\""));
+  cr_assert(strstr(html, "odi, 3 restarts: 25.0%"));
   free(html);
   rm_dir(dir);
 }
