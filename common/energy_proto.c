@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <sodium.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
 
 static const char *const type_names[] = {"none",   "HELLO",   "CHALLENGE",
                                          "AUTH",   "AUTH_OK", "REQUEST",
@@ -152,6 +154,47 @@ int rove_ep_token_load(rove_ep_token *t, const char *path) {
                     path, n, path);
   t->len = n;
   return 0;
+}
+
+int rove_ep_token_create(const char *path) {
+  struct stat st;
+  if (stat(path, &st) == 0)
+    return 0;
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash && slash != dir) {
+    *slash = '\0';
+    ROVE_TRY(rove_mkdirs(dir));
+  }
+  if (sodium_init() < 0)
+    return ROVE_ERR(ROVE_EIO, "%s: libsodium failed to initialise", path);
+  unsigned char key[32];
+  char b64[64];
+  randombytes_buf(key, sizeof key);
+  sodium_bin2base64(b64, sizeof b64, key, sizeof key,
+                    sodium_base64_VARIANT_ORIGINAL);
+  sodium_memzero(key, sizeof key);
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST)
+      return 0; /* made meanwhile by someone else: theirs holds */
+    return ROVE_ERR(ROVE_EIO, "%s: cannot create the token file: %s", path,
+                    strerror(errno));
+  }
+  size_t n = strlen(b64);
+  b64[n++] = '\n';
+  int ok = write(fd, b64, n) == (ssize_t)n && fsync(fd) == 0;
+  int e = errno;
+  sodium_memzero(b64, sizeof b64);
+  if (close(fd) != 0)
+    ok = 0;
+  if (!ok) {
+    unlink(path);
+    return ROVE_ERR(ROVE_EIO, "%s: writing the token file failed: %s", path,
+                    strerror(e));
+  }
+  return 1;
 }
 
 void rove_ep_mac(const rove_ep_token *t, const char *role,

@@ -86,6 +86,12 @@ typedef struct rove_ep_token {
 /* Reads a token file: the token is the file's bytes without trailing
  * whitespace, at least 16 bytes. Errors name the file. */
 int rove_ep_token_load(rove_ep_token *t, const char *path);
+/* Creates a token file that does not exist yet: 32 random bytes
+ * (libsodium), base64, mode 0600, its directory made if needed; never
+ * overwrites (O_EXCL). Returns 1 when it created the file, 0 when one
+ * exists. The hub calls it so a first sweep needs no set-up step; the
+ * agents are given the same file. */
+int rove_ep_token_create(const char *path);
 void rove_ep_mac(const rove_ep_token *t, const char *role,
                  const unsigned char first[ROVE_EP_NONCE],
                  const unsigned char second[ROVE_EP_NONCE], const char *board,

@@ -325,7 +325,14 @@ int rove_hub_init(rove_hub *h, const rove_hub_config *cfg) {
   memset(h, 0, sizeof *h);
   h->cfg = *cfg;
   rove_energy_table_init(&h->results);
-  int rc = rove_ep_token_load(&h->token, cfg->token_file);
+  int rc = rove_ep_token_create(cfg->token_file);
+  if (rc > 0)
+    fprintf(stderr,
+            "hub: created the token file %s (agents need the same file: "
+            "rove-agent --token-file %s)\n",
+            cfg->token_file, cfg->token_file);
+  if (rc >= 0)
+    rc = rove_ep_token_load(&h->token, cfg->token_file);
   if (rc < 0)
     goto fail;
   if ((rc = rove_ep_mconf_check(&cfg->conf)) < 0)

@@ -464,10 +464,27 @@ int rove_sweep_coordinate(const rove_sweep_opts *o) {
    * sweep's own results never wait for them otherwise. */
   if (c.hub_on && !stop_signal && c.su.job.energy_wait > 0 &&
       rove_hub_poll(&c.hub) > 0) {
-    if (!o->quiet)
-      fprintf(stderr, "sweep: waiting up to %g s for energy measurements\n",
-              c.su.job.energy_wait);
-    rove_hub_run(&c.hub, c.su.job.energy_wait);
+    /* The full wait is for agents that are measuring; when none has
+     * connected, only a short grace for a late one, then the energy
+     * columns stay "pending" (rove hub can fill them in later). */
+    double wait = c.su.job.energy_wait, grace = wait < 15 ? wait : 15;
+    double t0 = rove_now();
+    if (!o->quiet) {
+      if (c.hub.n_auth)
+        fprintf(stderr, "sweep: waiting up to %g s for energy measurements\n",
+                wait);
+      else
+        fprintf(stderr,
+                "sweep: no rove-agent has connected; waiting %g s for one "
+                "(energy stays pending otherwise)\n",
+                grace);
+    }
+    while (!stop_signal && rove_hub_poll(&c.hub) > 0) {
+      double el = rove_now() - t0, lim = c.hub.n_auth ? wait : grace;
+      if (el >= lim)
+        break;
+      rove_hub_run(&c.hub, lim - el < 1 ? lim - el : 1);
+    }
   }
   double wall = rove_now() - c.t0;
   rove_results_axes ax = {.job = c.su.job.name,

@@ -63,3 +63,25 @@ diff <(cut -d, -f1-$((wcol - 1)) "$csv") <(cut -d, -f1-$((wcol - 1)) "$T/p/part0
   fail "robustness columns differ with [energy]"
 grep -q '"energy": {"nano"' "$T/e/part0/summary.json" || fail "no energy in summary.json"
 echo "ok: sweep with [energy] joins the agent's measurement into the summary"
+
+# A first sweep with no token file and no agent: the hub creates the token
+# (0600, never overwritten) and the sweep does not sit out its whole wait.
+sed -e "s|^token = .*|token = $T/new/dir/demo.token|" -e "s|^wait = .*|wait = 300|" \
+  -e "s|^port = .*|port = $port|" "$T/energy.job" >"$T/noagent.job"
+kill "$agent" 2>/dev/null || true
+wait "$agent" 2>/dev/null || true
+agent=
+t0=$SECONDS
+"$ROVE_BIN/rove" sweep "$T/noagent.job" --out "$T/n" --part 0/6 2>"$T/noagent.log" ||
+  fail "the sweep without an agent failed"
+[ -f "$T/new/dir/demo.token" ] || fail "no token file created"
+[ "$(stat -c %a "$T/new/dir/demo.token")" = 600 ] || fail "the token file is not mode 0600"
+grep -q "created the token file" "$T/noagent.log" || fail "the sweep did not say it created the token"
+grep -q "no rove-agent has connected" "$T/noagent.log" || fail "no message about the missing agent"
+[ $((SECONDS - t0)) -lt 120 ] || fail "the sweep waited $((SECONDS - t0)) s with no agent"
+grep -q ",pending," "$T/n/part0/summary.csv" || fail "energy is not reported pending"
+tok=$(cat "$T/new/dir/demo.token")
+"$ROVE_BIN/rove" sweep "$T/noagent.job" --out "$T/n2" --part 0/6 --quiet 2>/dev/null ||
+  fail "the second sweep failed"
+[ "$(cat "$T/new/dir/demo.token")" = "$tok" ] || fail "the token file was overwritten"
+echo "ok: token created once, no long wait without an agent"
