@@ -67,6 +67,35 @@ int rove_error_trace(int code, const char *file, int line, const char *func) {
   return code;
 }
 
+int rove_error_wrap(int code, const char *file, int line, const char *func,
+                    const char *fmt, ...) {
+  char inner[sizeof err_state.msg], ctx[sizeof err_state.msg];
+  snprintf(inner, sizeof inner, "%s",
+           err_state.msg[0] ? err_state.msg : rove_strerror(code));
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(ctx, sizeof ctx, fmt, ap);
+  va_end(ap);
+  err_state.code = code;
+  /* Copied piecewise (snprintf of ctx and inner together would warn
+   * about a truncation that is wanted). */
+  size_t cap = sizeof err_state.msg, k = strlen(ctx), m = strlen(inner);
+  if (k > cap - 1)
+    k = cap - 1;
+  memcpy(err_state.msg, ctx, k);
+  if (k + 2 < cap) {
+    memcpy(err_state.msg + k, ": ", 2);
+    k += 2;
+    if (m > cap - 1 - k)
+      m = cap - 1 - k;
+    memcpy(err_state.msg + k, inner, m);
+    k += m;
+  }
+  err_state.msg[k] = '\0';
+  add_frame(file, line, func);
+  return code;
+}
+
 const char *rove_error_message(void) {
   return err_state.msg;
 }

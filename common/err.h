@@ -41,6 +41,15 @@ int rove_error_set(int code, const char *file, int line, const char *func,
  * message was recorded for it, rove_strerror(code) stands in. */
 int rove_error_trace(int code, const char *file, int line, const char *func);
 
+/* Re-raises the current error with context in front of its message:
+ * "<context>: <message>" (the message of `code`'s name when none was
+ * recorded), keeping the traceback and adding this frame. The message is
+ * copied before the context is formatted, so the context may itself quote
+ * rove_error_message() — formatting it straight into ROVE_ERR would read
+ * and write the same buffer. Returns `code`. */
+int rove_error_wrap(int code, const char *file, int line, const char *func,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* The current message of this thread ("" when none). Borrowed: valid until
  * the next rove_error_* call on this thread. */
 const char *rove_error_message(void);
@@ -53,6 +62,9 @@ void rove_error_clear(void);
 
 #define ROVE_ERR(code, ...)                                                    \
   rove_error_set((code), __FILE__, __LINE__, __func__, __VA_ARGS__)
+
+#define ROVE_WRAP(code, ...)                                                   \
+  rove_error_wrap((code), __FILE__, __LINE__, __func__, __VA_ARGS__)
 
 #define ROVE_TRY(expr)                                                         \
   do {                                                                         \

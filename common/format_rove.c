@@ -245,9 +245,7 @@ static int decode_node(rove_model *m, rove_rbuf *r, int i, uint64_t *nparams,
    * for it. */
   int rc = rove_layers[op]->setup(&t);
   if (rc < 0) {
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", rove_error_message());
-    return ROVE_ERR(rc, "%s: node %d: %s", what, i, msg);
+    return ROVE_WRAP(rc, "%s: node %d", what, i);
   }
   if (!shape_eq(&t.out, &out)) {
     char a[64], b[64];

@@ -117,10 +117,8 @@ int rove_model_load_norm(rove_model *m, const char *path, const rove_norm *z) {
     return 0;
   int rc = rove_model_normalize(m, z);
   if (rc < 0) {
-    char why[512];
-    snprintf(why, sizeof why, "%s", rove_error_message());
     rove_model_deinit(m);
-    return ROVE_ERR(rc, "model '%s': %s", path, why);
+    return ROVE_WRAP(rc, "model '%s'", path);
   }
   return 0;
 }

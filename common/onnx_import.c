@@ -151,9 +151,7 @@ static int import_graph(ox_ctx *c) {
                     c->what, oname);
   int rc = rove_model_finalize(c->m, o->node);
   if (rc < 0) {
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", rove_error_message());
-    return ROVE_ERR(rc, "%s: graph output '%s': %s", c->what, oname, msg);
+    return ROVE_WRAP(rc, "%s: graph output '%s'", c->what, oname);
   }
   return 0;
 }

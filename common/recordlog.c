@@ -173,10 +173,8 @@ int rove_rlog_replay(const char *path, const char *what, const void *prefix,
       break;
     }
     if (cb && (rc = cb(user, pl, n, rec, pos)) < 0) {
-      char why[512];
-      snprintf(why, sizeof why, "%s", rove_error_message());
-      rc = ROVE_ERR(rc, "%s: record %llu at byte %zu: %s", path,
-                    (unsigned long long)rec, pos, why);
+      rc = ROVE_WRAP(rc, "%s: record %llu at byte %zu", path,
+                     (unsigned long long)rec, pos);
       break;
     }
     rc = 0;

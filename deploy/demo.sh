@@ -78,7 +78,7 @@ ZOO=jobs/zoo-demo.zoo
 [ -f "$JOB" ] || die "$JOB is missing"
 [ -f "$ZOO" ] || die "$ZOO is missing"
 
-step "model zoo ($ZOO -> zoo/demo/; trained models are reused)"
+step "model zoo ($ZOO -> models/demo/; the committed models are checked against their logs and reused)"
 # Two trainers on disjoint models use both cores. Every model's weights
 # depend only on its own spec and seed (one BLAS thread, fixed reduction
 # order), never on which process trained it or what it trained before, so

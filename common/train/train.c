@@ -414,10 +414,8 @@ int rove_train_run(const rove_train_spec *s, const rove_dataset *train,
                             train->n_classes > 10 ? train->n_classes : 10));
   int nrc = rove_model_normalize(&r.m, &s->norm);
   if (nrc < 0) {
-    char why[512];
-    snprintf(why, sizeof why, "%s", rove_error_message());
     rove_model_deinit(&r.m);
-    return ROVE_ERR(nrc, "model '%s': %s", s->name, why);
+    return ROVE_WRAP(nrc, "model '%s'", s->name);
   }
   double t0 = now_s();
   int rc = check_data(&r.m, train);
