@@ -9,7 +9,7 @@ core=(build-essential cmake pkg-config git
   libopenblas-dev zlib1g-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler
   libonnx-dev libinih-dev libuv1-dev libpng-dev libjpeg62-turbo-dev)
 full=(libopenmpi-dev openmpi-bin libcriterion-dev clang-format slurm-wlm munge
-  dataset-fashion-mnist chromium)
+  dataset-fashion-mnist chromium clang libclang-rt-14-dev)
 
 want=("${core[@]}")
 if [ "${1:-}" != "--agent" ]; then

@@ -249,7 +249,11 @@ static int ox_op_pad(ox_ctx *c) {
     return 0;
   if (r != 4)
     return NERR(c, ROVE_EUNSUPPORTED, "padding of a rank-%d activation", r);
-  ox_value *v = ox_find_value(c, c->node->output[0]);
+  ox_value *v = c->node->n_output > 0 && c->node->output[0][0]
+                    ? ox_find_value(c, c->node->output[0])
+                    : NULL;
+  if (!v)
+    return 0; /* the padded output is not used */
   v->padded = 1;
   v->pad[0] = old[0] + (int)pads[2];
   v->pad[1] = old[1] + (int)pads[3];

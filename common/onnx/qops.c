@@ -182,17 +182,24 @@ static int conv_attrs(ox_ctx *c, const ox_value *x, const ox_tensor *w,
   return ox_spatial_attrs(c, a, x->shape.d[1], x->shape.d[2], 1);
 }
 
+/* Marks output 0 (when the node has one) as integers of type elem. */
+static void mark_q(ox_ctx *c, int elem) {
+  if (c->node->n_output < 1 || !c->node->output[0][0])
+    return;
+  ox_value *v = ox_find_value(c, c->node->output[0]);
+  if (v) {
+    v->kind = OX_QNODE;
+    v->qelem = elem;
+  }
+}
+
 static int emit_q(ox_ctx *c, int op, ox_value *x, const rove_attrs *a,
                   const qc_in *q, int out_elem) {
   int id;
   ROVE_TRY(ox_emit(c, op, &x->node, 1, a, &id));
   ROVE_TRY(fill_qconv(c, id, q));
   ROVE_TRY(ox_def_node(c, 0, id, &c->m->nodes[id].out));
-  ox_value *v = ox_find_value(c, c->node->output[0]);
-  if (v) {
-    v->kind = OX_QNODE;
-    v->qelem = out_elem;
-  }
+  mark_q(c, out_elem);
   return 0;
 }
 
@@ -347,11 +354,7 @@ int ox_op_qlinearadd(ox_ctx *c) {
     q[2 * k + 1] = (float)z[k];
   }
   ROVE_TRY(ox_def_node(c, 0, id, &c->m->nodes[id].out));
-  ox_value *v = ox_find_value(c, c->node->output[0]);
-  if (v) {
-    v->kind = OX_QNODE;
-    v->qelem = elem;
-  }
+  mark_q(c, elem);
   return 0;
 }
 
@@ -399,11 +402,7 @@ static int qpool(ox_ctx *c, int global) {
   p[2] = ys;
   p[3] = (float)yz;
   ROVE_TRY(ox_def_node(c, 0, id, &c->m->nodes[id].out));
-  ox_value *o = ox_find_value(c, c->node->output[0]);
-  if (o) {
-    o->kind = OX_QNODE;
-    o->qelem = yelem;
-  }
+  mark_q(c, yelem);
   return 0;
 }
 
