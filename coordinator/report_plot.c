@@ -694,16 +694,17 @@ void report__plot_energy(FILE *f, const rove_report *r) {
 void report__plot_restarts(FILE *f, const rove_report *r) {
   if (r->rs_max < 1)
     return;
-  fprintf(f, "<section id=\"restarts\"><h2>Robust accuracy vs restarts "
-             "(&epsilon; = ");
+  fprintf(f, "<section id=\"restarts\"><h2>2b. Robust accuracy vs "
+             "restarts (&epsilon; = ");
   ESC(r->eps[r->ref_eps]);
   fprintf(f, ")</h2>\n<p class=\"note\">How many examples each profile "
              "still calls robust after 1, 2, &hellip; restarts (from "
              "per_example.csv: the restart that broke each one). A curve that "
              "keeps falling means one start was not enough &mdash; case 3, "
-             "ineffective initialization; a flat curve means more restarts "
-             "would not find more. Profiles with a single restart are a "
-             "single point.</p>\n");
+             "ineffective initialization (the odi curve of the saturated "
+             "model, for instance); a flat line means the later restarts "
+             "broke nothing more, or that the profile runs a single "
+             "restart (naive, and the ablation steps other than odi).</p>\n");
   report__legend(f, r, 0);
   fprintf(f, "<div class=\"grid\">\n");
   int R = r->rs_max;

@@ -174,6 +174,10 @@ step "summary (robust accuracy % per profile; energy per inference)"
 # Columns by name, so extra or reordered columns do not matter; one row per
 # (model, eps), one column per profile in the job's order.
 awk -F, -v b="$board" '
+  # energy with an SI prefix and 3 significant digits, as the report
+  function si(j) { if (j == "") return "-"; j += 0
+    if (j >= 1) return sprintf("%.3g J", j); if (j >= 1e-3) return sprintf("%.3g mJ", j * 1e3)
+    if (j >= 1e-6) return sprintf("%.3g uJ", j * 1e6); return sprintf("%.3g nJ", j * 1e9) }
   NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
   { k = $c["model"] SUBSEP $c["eps"]
     if (!(k in seen)) { seen[k] = 1; rows[++nr] = k; mod[nr] = $c["model"]; eps[nr] = $c["eps"]
@@ -183,11 +187,11 @@ awk -F, -v b="$board" '
   END {
     printf "%-24s %5s %6s", "model", "eps", "clean"
     for (p = 1; p <= np; p++) printf " %8s", prof[p]
-    printf "  %-12s %s\n", "energy_J", "scope"
+    printf "  %-10s %s\n", "energy", "scope"
     for (r = 1; r <= nr; r++) { k = rows[r]
       printf "%-24s %5s %6.1f", mod[r], eps[r], 100 * clean[k]
       for (p = 1; p <= np; p++) printf " %8.1f", 100 * acc[k, prof[p]]
-      printf "  %-12s %s\n", ej[k], es[k] } }' "$S"
+      printf "  %-10s %s\n", si(ej[k]), es[k] } }' "$S"
 echo
 echo "summary: $S"
 echo "report:  $OUT/report.html"
