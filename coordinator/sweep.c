@@ -5,11 +5,13 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -360,6 +362,41 @@ static void coord_deinit(coord *c) {
   rove_sweep_setup_deinit(&c->su);
 }
 
+/* One sweep writes a directory at a time: an exclusive flock on DIR/lock,
+ * held for the sweep's life and released by the kernel however the
+ * process ends (kill -9 included, so a resume never finds a stale lock).
+ * The file names the holder for the message. */
+static int lock_dir(coord *c) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/lock", c->dir);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return ROVE_ERR(ROVE_EIO, "%s: cannot open: %s", path, strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    char who[256] = "";
+    ssize_t n = pread(fd, who, sizeof who - 1, 0);
+    who[n > 0 ? n : 0] = '\0';
+    who[strcspn(who, "\n")] = '\0';
+    close(fd);
+    if (e == EWOULDBLOCK)
+      return ROVE_ERR(ROVE_ESTATE,
+                      "%s is in use by another sweep (%s); wait for it to "
+                      "end, or use another --out",
+                      c->dir, who[0] ? who : "holder unknown");
+    return ROVE_ERR(ROVE_EIO, "%s: cannot lock: %s", path, strerror(e));
+  }
+  char host[128] = "?", me[300];
+  gethostname(host, sizeof host - 1);
+  int k = snprintf(me, sizeof me, "pid %ld on %s\n", (long)getpid(), host);
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, me, (size_t)k, 0) != k) {
+    close(fd);
+    return ROVE_ERR(ROVE_EIO, "%s: cannot write: %s", path, strerror(errno));
+  }
+  c->lock_fd = fd;
+  return 0;
+}
+
 static int start(coord *c) {
   const rove_sweep_opts *o = c->o;
   ROVE_TRY(rove_sweep_setup_init(&c->su, o->job_path, 1, o->no_skip, o->part,
@@ -375,6 +412,7 @@ static int start(coord *c) {
   }
   ROVE_TRY(rove_sched_init(&c->sched, &c->su.plan));
   ROVE_TRY(rove_mkdirs(c->dir));
+  ROVE_TRY(lock_dir(c));
   /* Everything that can fail on a bad job or environment goes before the
    * journal is created, so a failed start leaves no journal to refuse. */
   ROVE_TRY(prepare_messages(c));
@@ -535,6 +573,9 @@ int rove_sweep_coordinate(const rove_sweep_opts *o) {
     if (c.failures.n && !code)
       code = 1;
   }
+  /* The directory is released once its summary is written. */
+  if (c.lock_fd > 0)
+    close(c.lock_fd);
   coord_deinit(&c);
   return code;
 }

@@ -7,7 +7,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
 ROVE="$ROVE_BIN/rove"
 JOB="$ROVE_SRC/jobs/ci.job"
 WORK=$(mktemp -d /tmp/rove-mpi-test.XXXXXX)
-cleanup() { rm -rf "$WORK"; }
+cleanup() { [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"; }
 trap cleanup EXIT
 
 # run_sweep NP OUT [ARGS...]: a sweep that cannot hang the test suite.

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# chaos_long.sh [KILLS] [SEED] - the long chaos run (not in CI): the same
+# test as test_sweep_chaos.sh with 100 kills by default.
+#   ROVE_BIN=build/bin ROVE_SRC=. bash tests/mpi/chaos_long.sh 100 7
+CHAOS_KILLS=${1:-100} CHAOS_SEED=${2:-1} exec bash "$(dirname "$0")/test_sweep_chaos.sh"
