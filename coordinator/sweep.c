@@ -36,8 +36,43 @@ static void on_signal(int sig) {
 
 /* ---- the coordinator ---- */
 
+/* A fingerprint of a result without its timing (the wall time of the same
+ * unit differs between two runs of it): BLAKE2b of its encoding. */
+static uint64_t result_fp(const rove_unit_result *r) {
+  rove_unit_result t = *r;
+  t.seconds = 0;
+  rove_wbuf w;
+  rove_wbuf_init(&w);
+  rove_sw_put_result(&w, &t);
+  unsigned char h[8] = {0};
+  if (!w.failed)
+    crypto_generichash(h, sizeof h, w.data, w.len, NULL, 0);
+  rove_wbuf_deinit(&w);
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++)
+    v = v << 8 | h[i];
+  return v | 1; /* never 0, the "unseen" mark */
+}
+
 static int replay_cb(void *user, const rove_unit_result *r) {
   coord *c = user;
+  /* A journal may hold a record twice (written by a coordinator that was
+   * racing another before the directory lock existed, or replayed twice by
+   * hand): an exact duplicate of a unit already replayed is skipped and
+   * counted; a different result for the same unit is refused. */
+  if (r->unit < (uint32_t)c->sched.n_units && c->replay_fp) {
+    uint64_t fp = result_fp(r);
+    if (c->replay_fp[r->unit]) {
+      if (c->replay_fp[r->unit] == fp) {
+        c->replay_dupes++;
+        return 0;
+      }
+      return ROVE_ERR(ROVE_EFORMAT,
+                      "unit %u appears twice with different results",
+                      (unsigned)r->unit);
+    }
+    c->replay_fp[r->unit] = fp;
+  }
   ROVE_TRY(rove_sched_complete(&c->sched, r));
   if (r->status < 0)
     ROVE_TRY(rove_failures_add(&c->failures, r));
@@ -430,7 +465,13 @@ static int start(coord *c) {
     rove_journal_header jh;
     off_t good;
     int torn;
-    ROVE_TRY(rove_journal_replay(jpath, &jh, replay_cb, c, &good, &torn));
+    c->replay_fp = calloc((size_t)c->sched.n_units + 1, sizeof *c->replay_fp);
+    if (!c->replay_fp)
+      return ROVE_ERR(ROVE_ENOMEM, "out of memory");
+    int rrc = rove_journal_replay(jpath, &jh, replay_cb, c, &good, &torn);
+    free(c->replay_fp);
+    c->replay_fp = NULL;
+    ROVE_TRY(rrc);
     if (memcmp(jh.job_hash, h.job_hash, 32) != 0 || jh.n != h.n ||
         jh.part != h.part || jh.n_parts != h.n_parts || jh.skip != h.skip)
       return ROVE_ERR(ROVE_EINVAL,
@@ -442,6 +483,11 @@ static int start(coord *c) {
       fprintf(stderr, "sweep: resumed %d of %d units from %s%s\n",
               c->sched.done, c->sched.total, jpath,
               torn ? " (dropped a torn last record)" : "");
+    if (c->replay_dupes)
+      fprintf(stderr,
+              "sweep: %s held %lu duplicate record(s) of units already "
+              "replayed, identical, skipped\n",
+              jpath, c->replay_dupes);
   } else {
     ROVE_TRY(rove_journal_create(&c->journal, jpath, &h));
   }

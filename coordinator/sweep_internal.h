@@ -17,7 +17,9 @@ typedef struct coord {
   rove_sweep_setup su;
   rove_sched sched;
   rove_journal journal;
-  int lock_fd; /* DIR/lock, held (flock) while this sweep writes DIR */
+  int lock_fd;         /* DIR/lock, held (flock) while this sweep writes DIR */
+  uint64_t *replay_fp; /* per unit during --resume's replay, or NULL */
+  unsigned long replay_dupes; /* identical duplicate records skipped */
   char dir[4096];
   rove_wbuf *model_msg; /* n_models encoded MODEL messages */
   rove_wbuf *shard_msg; /* n_shards encoded DATA messages */

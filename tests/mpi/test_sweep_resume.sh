@@ -72,3 +72,32 @@ if run_sweep 1 "$WORK/usr1" 2>"$WORK/refuse.log"; then
 fi
 grep -q "pass --resume" "$WORK/refuse.log" || fail "unclear refusal message"
 echo "ok: SIGUSR1 drain exits 75 and resumes to identical results"
+
+# 3. A journal holding a record twice: an identical duplicate is skipped
+# and counted on --resume; a conflicting one (same unit, another result)
+# is refused, naming the unit.
+dup_last() { # JOURNAL [FLIP]: appends its last record again (FLIP: with a
+  # payload byte changed and the CRC fixed, so only the content differs)
+  perl -MCompress::Zlib -e '
+    local $/; open(my $f, "<", $ARGV[0]) or die; binmode $f; my $d = <$f>; close $f;
+    my ($pos, $last) = (0, 0);
+    while ($pos + 8 <= length $d) { my $n = unpack("V", substr($d, $pos, 4));
+      last if $pos + 8 + $n > length $d; $last = $pos; $pos += 8 + $n }
+    my $n = unpack("V", substr($d, $last, 4)); my $p = substr($d, $last + 8, $n);
+    if ($ARGV[1]) { substr($p, $n - 9, 1) = chr(ord(substr($p, $n - 9, 1)) ^ 1) }
+    open($f, ">>", $ARGV[0]) or die; binmode $f;
+    print $f pack("VV", $n, crc32($p)), $p; close $f' "$@"
+}
+cp -r "$WORK/ref" "$WORK/dup"
+dup_last "$WORK/dup/journal"
+run_sweep 2 "$WORK/dup" --resume 2>"$WORK/dup.log" || fail "resume with a duplicate record failed: $(cat "$WORK/dup.log")"
+grep -q "1 duplicate record(s)" "$WORK/dup.log" || fail "the duplicate was not reported: $(cat "$WORK/dup.log")"
+same_results "$WORK/ref" "$WORK/dup" || fail "results changed by a duplicate record"
+cp -r "$WORK/ref" "$WORK/conflict"
+dup_last "$WORK/conflict/journal" flip
+rc=0
+run_sweep 2 "$WORK/conflict" --resume 2>"$WORK/conflict.log" || rc=$?
+[ "$rc" -ne 0 ] || fail "a conflicting duplicate record was accepted"
+grep -q "appears twice with different results" "$WORK/conflict.log" ||
+  fail "the conflict is not named: $(cat "$WORK/conflict.log")"
+echo "ok: identical duplicate records skipped, conflicting ones refused"
