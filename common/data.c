@@ -76,6 +76,22 @@ static int parse_slice(const char *spec, size_t *body_len, slice *sl) {
   return 0;
 }
 
+int data_split_pair(const data_src *s, const char *arg, const char *form,
+                    char *img, char *lab, size_t cap) {
+  const char *comma = strchr(arg, ',');
+  if (!comma || comma == arg || !comma[1])
+    return ROVE_ERR(ROVE_EINVAL,
+                    "dataset spec '%s': expected %s (two paths separated by "
+                    "a comma)",
+                    s->spec, form);
+  if ((size_t)(comma - arg) >= cap || strlen(comma + 1) >= cap)
+    return ROVE_ERR(ROVE_EINVAL, "dataset spec '%s': path too long", s->spec);
+  memcpy(img, arg, (size_t)(comma - arg));
+  img[comma - arg] = '\0';
+  snprintf(lab, cap, "%s", comma + 1);
+  return 0;
+}
+
 /* The dataset readers, by spec prefix (one line each; common/DATA.md). */
 static const struct {
   const char *prefix;

@@ -361,26 +361,3 @@ int cert__ibp_node(cert__ctx *c, int i) {
   }
   return 0;
 }
-
-void cert__conv_geom(const rove_node *n, cert__conv *g) {
-  const rove_attrs *a = &n->a;
-  int vec = n->ins[0].rank == 1;
-  g->C = n->ins[0].d[0];
-  g->H = vec ? 1 : n->ins[0].d[1];
-  g->W = vec ? 1 : n->ins[0].d[2];
-  g->K = a->out;
-  g->OH = vec ? 1 : n->out.d[1];
-  g->OW = vec ? 1 : n->out.d[2];
-  g->G = a->groups < 1 ? 1 : a->groups;
-  g->Cg = g->C / g->G;
-  g->Kg = g->K / g->G;
-  g->kh = a->kh;
-  g->kw = a->kw;
-  g->sh = a->sh;
-  g->sw = a->sw;
-  g->pt = a->pt;
-  g->pl = a->pl;
-  g->dh = a->dh;
-  g->dw = a->dw;
-  g->nw = (size_t)g->K * (size_t)g->Cg * (size_t)g->kh * (size_t)g->kw;
-}

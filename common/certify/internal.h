@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "common/certify/certify.h"
+#include "common/layers/util.h"
 #include "common/model.h"
 
 /* Bounds of one example: per node (and the model input) lower and upper
@@ -26,12 +27,9 @@ static inline const double *cert__hi(const cert__ctx *c, int node) {
   return node == ROVE_INPUT ? c->in_hi : c->hi[node];
 }
 
-typedef struct cert__conv {
-  int C, H, W, K, OH, OW, G, Cg, Kg, kh, kw, sh, sw, pt, pl, dh, dw;
-  size_t nw; /* weight values */
-} cert__conv;
-
-void cert__conv_geom(const rove_node *n, cert__conv *g);
+/* The convolution geometry of common/layers/util.h. */
+typedef rove_cgeom cert__conv;
+#define cert__conv_geom rove_layer__cgeom
 double cert__down(double v);
 double cert__up(double v);
 double cert__bin_const(const rove_node *n, const float *p, long k, long N);

@@ -264,16 +264,6 @@ int data_open_fmnist(data_src *s, const char *arg, const data_opts *o) {
 int data_open_idx(data_src *s, const char *arg, const data_opts *o) {
   (void)o;
   char img[1024], lab[1024];
-  const char *comma = strchr(arg, ',');
-  if (!comma || comma == arg || !comma[1])
-    return ROVE_ERR(ROVE_EINVAL,
-                    "dataset spec '%s': expected idx:IMAGES,LABELS (two "
-                    "paths separated by a comma)",
-                    s->spec);
-  if ((size_t)(comma - arg) >= sizeof img || strlen(comma + 1) >= sizeof lab)
-    return ROVE_ERR(ROVE_EINVAL, "dataset spec '%s': path too long", s->spec);
-  memcpy(img, arg, (size_t)(comma - arg));
-  img[comma - arg] = '\0';
-  snprintf(lab, sizeof lab, "%s", comma + 1);
+  ROVE_TRY(data_split_pair(s, arg, "idx:IMAGES,LABELS", img, lab, sizeof img));
   return open_pair(s, img, lab);
 }

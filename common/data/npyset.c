@@ -98,17 +98,8 @@ static int image_layout(data_src *s, npy_priv *p, const char *path,
 
 int data_open_npy(data_src *s, const char *arg, const data_opts *o) {
   char img[1024], lab[1024];
-  const char *comma = strchr(arg, ',');
-  if (!comma || comma == arg || !comma[1])
-    return ROVE_ERR(ROVE_EINVAL,
-                    "dataset spec '%s': expected npy:IMAGES.npy,LABELS.npy "
-                    "(two paths separated by a comma)",
-                    s->spec);
-  if ((size_t)(comma - arg) >= sizeof img || strlen(comma + 1) >= sizeof lab)
-    return ROVE_ERR(ROVE_EINVAL, "dataset spec '%s': path too long", s->spec);
-  memcpy(img, arg, (size_t)(comma - arg));
-  img[comma - arg] = '\0';
-  snprintf(lab, sizeof lab, "%s", comma + 1);
+  ROVE_TRY(data_split_pair(s, arg, "npy:IMAGES.npy,LABELS.npy", img, lab,
+                           sizeof img));
 
   npy_priv *p = calloc(1, sizeof *p);
   if (!p)

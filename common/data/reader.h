@@ -40,6 +40,11 @@ int data_open_cifar100(data_src *s, const char *arg, const data_opts *o);
 int data_open_npy(data_src *s, const char *arg, const data_opts *o);
 int data_open_folder(data_src *s, const char *arg, const data_opts *o);
 
+/* Splits "IMAGES,LABELS" at the first comma into img and lab (cap bytes
+ * each); `form` ("idx:IMAGES,LABELS") is quoted in the error. */
+int data_split_pair(const data_src *s, const char *arg, const char *form,
+                    char *img, char *lab, size_t cap);
+
 /* Images (common/data/image.c): PNG through libpng, JPEG through
  * libjpeg-turbo, chosen by the file's first bytes. probe reads only the
  * header; decode writes c*h*w floats (CHW, /255) and fails, naming the

@@ -166,36 +166,16 @@ static int dequantize_example(int variant, rove_attrs *a, rove_shape *ins,
 
 /* ---- qconv / convint ------------------------------------------------ */
 
-/* Geometry of a qconv/convint node; a rank-1 input is a 1x1 conv on a
- * D x 1 x 1 map. */
+/* Geometry of a qconv/convint node (rove_layer__cgeom; a rank-1 input is
+ * a 1x1 conv on a D x 1 x 1 map) and its weight scale/zero point count. */
 typedef struct qgeom {
-  int C, H, W, K, OH, OW, G, Cg, Kg, kh, kw, sh, sw, pt, pl, dh, dw;
-  int nc;    /* weight scale/zero point count: K or 1 */
-  size_t nw; /* weight values */
+  rove_cgeom c;
+  int nc; /* K (per channel) or 1 */
 } qgeom;
 
-static void geom(const rove_node *n, qgeom *g) {
-  const rove_attrs *a = &n->a;
-  int vec = n->ins[0].rank == 1;
-  g->C = n->ins[0].d[0];
-  g->H = vec ? 1 : n->ins[0].d[1];
-  g->W = vec ? 1 : n->ins[0].d[2];
-  g->K = a->out;
-  g->OH = vec ? 1 : n->out.d[1];
-  g->OW = vec ? 1 : n->out.d[2];
-  g->G = a->groups;
-  g->Cg = g->C / g->G;
-  g->Kg = g->K / g->G;
-  g->kh = a->kh;
-  g->kw = a->kw;
-  g->sh = a->sh;
-  g->sw = a->sw;
-  g->pt = a->pt;
-  g->pl = a->pl;
-  g->dh = a->dh;
-  g->dw = a->dw;
-  g->nc = a->per_channel ? g->K : 1;
-  g->nw = (size_t)g->K * (size_t)g->Cg * (size_t)g->kh * (size_t)g->kw;
+static void geom(const rove_node *n, qgeom *q) {
+  rove_layer__cgeom(n, &q->c);
+  q->nc = n->a.per_channel ? q->c.K : 1;
 }
 
 /* Param offsets: x_scale, x_zp, y_scale, y_zp, then W, w_zp[nc],
@@ -243,7 +223,7 @@ static int qconv_setup_common(rove_node *n, const char *op) {
   qgeom g;
   geom(n, &g);
   n->n_params =
-      QP_W + g.nw + 2 * (size_t)g.nc + (a->has_bias ? 2 * (size_t)g.K : 0);
+      QP_W + g.c.nw + 2 * (size_t)g.nc + (a->has_bias ? 2 * (size_t)g.c.K : 0);
   n->n_trainable = 0;
   return 0;
 }
@@ -262,29 +242,29 @@ static int convint_setup(rove_node *n) {
  * positions count as x_zero_point, i.e. add nothing. */
 static int64_t qconv_acc(const qgeom *g, const float *p, const float *xb, int k,
                          int oh, int ow, int has_bias) {
-  int grp = k / g->Kg, xz = qi(p[QP_XZ]);
-  int wz = qi(p[QP_W + g->nw + (g->nc > 1 ? (size_t)k : 0)]);
-  const float *w = p + QP_W + (size_t)k * g->Cg * g->kh * g->kw;
+  int grp = k / g->c.Kg, xz = qi(p[QP_XZ]);
+  int wz = qi(p[QP_W + g->c.nw + (g->nc > 1 ? (size_t)k : 0)]);
+  const float *w = p + QP_W + (size_t)k * g->c.Cg * g->c.kh * g->c.kw;
   int64_t acc = 0;
-  for (int ci = 0; ci < g->Cg; ci++) {
-    const float *xc = xb + (size_t)(grp * g->Cg + ci) * g->H * g->W;
-    for (int i = 0; i < g->kh; i++) {
-      int ih = oh * g->sh - g->pt + i * g->dh;
-      if (ih < 0 || ih >= g->H)
+  for (int ci = 0; ci < g->c.Cg; ci++) {
+    const float *xc = xb + (size_t)(grp * g->c.Cg + ci) * g->c.H * g->c.W;
+    for (int i = 0; i < g->c.kh; i++) {
+      int ih = oh * g->c.sh - g->c.pt + i * g->c.dh;
+      if (ih < 0 || ih >= g->c.H)
         continue;
-      for (int j = 0; j < g->kw; j++) {
-        int iw = ow * g->sw - g->pl + j * g->dw;
-        if (iw < 0 || iw >= g->W)
+      for (int j = 0; j < g->c.kw; j++) {
+        int iw = ow * g->c.sw - g->c.pl + j * g->c.dw;
+        if (iw < 0 || iw >= g->c.W)
           continue;
-        int32_t xv = qi(xc[(size_t)ih * g->W + iw]) - xz;
-        int32_t wv = qi(w[((size_t)ci * g->kh + i) * g->kw + j]) - wz;
+        int32_t xv = qi(xc[(size_t)ih * g->c.W + iw]) - xz;
+        int32_t wv = qi(w[((size_t)ci * g->c.kh + i) * g->c.kw + j]) - wz;
         acc += (int64_t)xv * wv;
       }
     }
   }
   if (has_bias) {
-    const float *bh = p + QP_W + g->nw + 2 * (size_t)g->nc;
-    acc += (int64_t)qi(bh[k]) * 4096 + qi(bh[g->K + k]);
+    const float *bh = p + QP_W + g->c.nw + 2 * (size_t)g->nc;
+    acc += (int64_t)qi(bh[k]) * 4096 + qi(bh[g->c.K + k]);
   }
   return acc;
 }
@@ -292,30 +272,30 @@ static int64_t qconv_acc(const qgeom *g, const float *p, const float *xb, int k,
 /* The same with real (unrounded) inputs, for the surrogate. */
 static double qconv_acc_real(const qgeom *g, const float *p, const float *xb,
                              int k, int oh, int ow, int has_bias) {
-  int grp = k / g->Kg;
+  int grp = k / g->c.Kg;
   float xz = (float)qi(p[QP_XZ]);
-  float wz = (float)qi(p[QP_W + g->nw + (g->nc > 1 ? (size_t)k : 0)]);
-  const float *w = p + QP_W + (size_t)k * g->Cg * g->kh * g->kw;
+  float wz = (float)qi(p[QP_W + g->c.nw + (g->nc > 1 ? (size_t)k : 0)]);
+  const float *w = p + QP_W + (size_t)k * g->c.Cg * g->c.kh * g->c.kw;
   double acc = 0;
-  for (int ci = 0; ci < g->Cg; ci++) {
-    const float *xc = xb + (size_t)(grp * g->Cg + ci) * g->H * g->W;
-    for (int i = 0; i < g->kh; i++) {
-      int ih = oh * g->sh - g->pt + i * g->dh;
-      if (ih < 0 || ih >= g->H)
+  for (int ci = 0; ci < g->c.Cg; ci++) {
+    const float *xc = xb + (size_t)(grp * g->c.Cg + ci) * g->c.H * g->c.W;
+    for (int i = 0; i < g->c.kh; i++) {
+      int ih = oh * g->c.sh - g->c.pt + i * g->c.dh;
+      if (ih < 0 || ih >= g->c.H)
         continue;
-      for (int j = 0; j < g->kw; j++) {
-        int iw = ow * g->sw - g->pl + j * g->dw;
-        if (iw < 0 || iw >= g->W)
+      for (int j = 0; j < g->c.kw; j++) {
+        int iw = ow * g->c.sw - g->c.pl + j * g->c.dw;
+        if (iw < 0 || iw >= g->c.W)
           continue;
-        acc +=
-            (double)(xc[(size_t)ih * g->W + iw] - xz) *
-            (double)((float)qi(w[((size_t)ci * g->kh + i) * g->kw + j]) - wz);
+        acc += (double)(xc[(size_t)ih * g->c.W + iw] - xz) *
+               (double)((float)qi(w[((size_t)ci * g->c.kh + i) * g->c.kw + j]) -
+                        wz);
       }
     }
   }
   if (has_bias) {
-    const float *bh = p + QP_W + g->nw + 2 * (size_t)g->nc;
-    acc += (double)((int64_t)qi(bh[k]) * 4096 + qi(bh[g->K + k]));
+    const float *bh = p + QP_W + g->c.nw + 2 * (size_t)g->nc;
+    acc += (double)((int64_t)qi(bh[k]) * 4096 + qi(bh[g->c.K + k]));
   }
   return acc;
 }
@@ -323,7 +303,7 @@ static double qconv_acc_real(const qgeom *g, const float *p, const float *xb,
 /* The requantization multiplier of output channel k, in float32 as
  * onnxruntime forms it: (x_scale * w_scale) / y_scale. */
 static float qconv_mult(const qgeom *g, const float *p, int k) {
-  float ws = p[QP_W + g->nw + g->nc + (g->nc > 1 ? (size_t)k : 0)];
+  float ws = p[QP_W + g->c.nw + g->nc + (g->nc > 1 ? (size_t)k : 0)];
   return p[QP_XS] * ws / p[QP_YS];
 }
 
@@ -338,13 +318,13 @@ static void qconv_forward(const rove_node *n, const float *p, int B,
   int requant = n->op == ROVE_OP_QCONV;
   (void)ws;
   for (int b = 0; b < B; b++)
-    for (int k = 0; k < g.K; k++) {
+    for (int k = 0; k < g.c.K; k++) {
       float M = requant ? qconv_mult(&g, p, k) : 0;
-      for (int oh = 0; oh < g.OH; oh++)
-        for (int ow = 0; ow < g.OW; ow++) {
+      for (int oh = 0; oh < g.c.OH; oh++)
+        for (int ow = 0; ow < g.c.OW; ow++) {
           const float *xb = x[0] + (size_t)b * in_n;
           float *o =
-              y + (size_t)b * out_n + ((size_t)k * g.OH + oh) * g.OW + ow;
+              y + (size_t)b * out_n + ((size_t)k * g.c.OH + oh) * g.c.OW + ow;
           /* convint is linear in its (integer) input: summed in double,
            * exact for integers, it is also differentiable between them. */
           if (requant)
@@ -368,13 +348,14 @@ static void qconv_surrogate(const rove_node *n, const float *p, int B,
   size_t out_n = (size_t)rove_shape_numel(&n->out);
   float yz = (float)qi(p[QP_YZ]);
   for (int b = 0; b < B; b++)
-    for (int k = 0; k < g.K; k++) {
+    for (int k = 0; k < g.c.K; k++) {
       float M = qconv_mult(&g, p, k);
-      for (int oh = 0; oh < g.OH; oh++)
-        for (int ow = 0; ow < g.OW; ow++) {
+      for (int oh = 0; oh < g.c.OH; oh++)
+        for (int ow = 0; ow < g.c.OW; ow++) {
           double acc = qconv_acc_real(&g, p, x[0] + (size_t)b * in_n, k, oh, ow,
                                       n->a.has_bias);
-          size_t o = (size_t)b * out_n + ((size_t)k * g.OH + oh) * g.OW + ow;
+          size_t o =
+              (size_t)b * out_n + ((size_t)k * g.c.OH + oh) * g.c.OW + ow;
           float v = (float)acc * M + yz;
           y[o] = clampf(v, (float)n->a.qmin, (float)n->a.qmax);
           if (sat)
@@ -404,14 +385,14 @@ static void qconv_backward(const rove_node *n, const float *p, int B,
   int clipped = requant && bwd.mode == ROVE_BWD_CLIPPED_STE;
   for (int b = 0; b < B; b++) {
     float *dxb = dx[0] + (size_t)b * in_n;
-    for (int k = 0; k < g.K; k++) {
+    for (int k = 0; k < g.c.K; k++) {
       float M = requant ? qconv_mult(&g, p, k) : 1.0f;
-      int grp = k / g.Kg;
-      int wz = qi(p[QP_W + g.nw + (g.nc > 1 ? (size_t)k : 0)]);
-      const float *w = p + QP_W + (size_t)k * g.Cg * g.kh * g.kw;
-      for (int oh = 0; oh < g.OH; oh++)
-        for (int ow = 0; ow < g.OW; ow++) {
-          size_t o = ((size_t)k * g.OH + oh) * g.OW + ow;
+      int grp = k / g.c.Kg;
+      int wz = qi(p[QP_W + g.c.nw + (g.nc > 1 ? (size_t)k : 0)]);
+      const float *w = p + QP_W + (size_t)k * g.c.Cg * g.c.kh * g.c.kw;
+      for (int oh = 0; oh < g.c.OH; oh++)
+        for (int ow = 0; ow < g.c.OW; ow++) {
+          size_t o = ((size_t)k * g.c.OH + oh) * g.c.OW + ow;
           float gv = dy[(size_t)b * out_n + o];
           if (clipped) {
             double acc = qconv_acc_real(&g, p, x[0] + (size_t)b * in_n, k, oh,
@@ -421,19 +402,19 @@ static void qconv_backward(const rove_node *n, const float *p, int B,
               continue;
           }
           gv *= M;
-          for (int ci = 0; ci < g.Cg; ci++) {
-            float *dc = dxb + (size_t)(grp * g.Cg + ci) * g.H * g.W;
-            for (int i = 0; i < g.kh; i++) {
-              int ih = oh * g.sh - g.pt + i * g.dh;
-              if (ih < 0 || ih >= g.H)
+          for (int ci = 0; ci < g.c.Cg; ci++) {
+            float *dc = dxb + (size_t)(grp * g.c.Cg + ci) * g.c.H * g.c.W;
+            for (int i = 0; i < g.c.kh; i++) {
+              int ih = oh * g.c.sh - g.c.pt + i * g.c.dh;
+              if (ih < 0 || ih >= g.c.H)
                 continue;
-              for (int j = 0; j < g.kw; j++) {
-                int iw = ow * g.sw - g.pl + j * g.dw;
-                if (iw < 0 || iw >= g.W)
+              for (int j = 0; j < g.c.kw; j++) {
+                int iw = ow * g.c.sw - g.c.pl + j * g.c.dw;
+                if (iw < 0 || iw >= g.c.W)
                   continue;
                 float wv =
-                    (float)(qi(w[((size_t)ci * g.kh + i) * g.kw + j]) - wz);
-                dc[(size_t)ih * g.W + iw] += gv * wv;
+                    (float)(qi(w[((size_t)ci * g.c.kh + i) * g.c.kw + j]) - wz);
+                dc[(size_t)ih * g.c.W + iw] += gv * wv;
               }
             }
           }
@@ -445,7 +426,7 @@ static void qconv_backward(const rove_node *n, const float *p, int B,
 static double qconv_macs(const rove_node *n) {
   qgeom g;
   geom(n, &g);
-  return (double)g.K * g.OH * g.OW * g.Cg * g.kh * g.kw;
+  return (double)g.c.K * g.c.OH * g.c.OW * g.c.Cg * g.c.kh * g.c.kw;
 }
 
 static int qconv_example(int variant, rove_attrs *a, rove_shape *ins,

@@ -23,6 +23,16 @@ int rove_layer__pool_out(int in, int keff, int s, int p0, int p1,
  * dilation >= 1, padding >= 0) and that the input is rank 3 {C, H, W}. */
 int rove_layer__check_window(const rove_node *n);
 
+/* A convolution's geometry read off its node (conv, qconv, convint): input
+ * {C, H, W}, output {K, OH, OW}, G groups of Cg inputs and Kg outputs,
+ * kernel, stride, top/left padding, dilation, and the weight count. A
+ * rank-1 input {D} is a 1x1 convolution of a D x 1 x 1 map. */
+typedef struct rove_cgeom {
+  int C, H, W, K, OH, OW, G, Cg, Kg, kh, kw, sh, sw, pt, pl, dh, dw;
+  size_t nw;
+} rove_cgeom;
+void rove_layer__cgeom(const rove_node *n, rove_cgeom *g);
+
 /* Fills `ins[0]` with a rank-3 shape. For the examples. */
 void rove_layer__shape3(rove_shape *s, int c, int h, int w);
 void rove_layer__shape1(rove_shape *s, int d);
