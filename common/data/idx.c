@@ -27,7 +27,7 @@ static int read_gz(const char *path, unsigned char **buf, size_t *len) {
     int e = errno ? errno : ENOMEM;
     return ROVE_ERR(errno_code(e), "IDX file '%s': %s", path, strerror(e));
   }
-  size_t cap = 1 << 20, n = 0;
+  size_t cap = 1 << 16, n = 0; /* doubled as needed */
   unsigned char *b = malloc(cap);
   for (;;) {
     if (!b) {
