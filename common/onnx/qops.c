@@ -150,6 +150,9 @@ static int chan_count(ox_ctx *c, const ox_tensor *t, int K, const char *what,
                       int *per_channel) {
   if (!t)
     return 0;
+  /* Zero points are integers (a float one would be read as one). */
+  if (strstr(what, "zero") && !t->is_int)
+    return NERR(c, ROVE_EFORMAT, "%s is not an integer tensor", what);
   if (t->n != 1 && t->n != K)
     return NERR(c, ROVE_ESHAPE, "%s has %lld values (expected 1 or %d)", what,
                 (long long)t->n, K);
