@@ -3,9 +3,11 @@
 #include "coordinator/hub.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "net/uv_send.h"
@@ -321,6 +323,76 @@ static void on_tick(uv_timer_t *t) {
 
 /* ---- life cycle ---------------------------------------------------------- */
 
+/* Who listens on TCP port `port` on this machine: from /proc/net/tcp[6]
+ * the socket's inode, then the process whose descriptors hold it. Writes
+ * "pid N (command line)" or "" when it cannot tell (another user's
+ * process, another network namespace). Linux only; best effort. */
+static void port_holder(int port, char *out, size_t cap) {
+  out[0] = '\0';
+  unsigned long inode = 0;
+  const char *tabs[2] = {"/proc/net/tcp", "/proc/net/tcp6"};
+  for (int t = 0; t < 2 && !inode; t++) {
+    FILE *f = fopen(tabs[t], "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+      char local[128];
+      unsigned st;
+      unsigned long ino;
+      /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+      if (sscanf(line, "%*s %127s %*s %x %*s %*s %*s %*s %*s %lu", local, &st,
+                 &ino) != 3)
+        continue;
+      const char *colon = strrchr(local, ':');
+      if (colon && st == 0x0A && strtol(colon + 1, NULL, 16) == port) {
+        inode = ino;
+        break;
+      }
+    }
+    if (f)
+      fclose(f);
+  }
+  if (!inode)
+    return;
+  char want[64];
+  snprintf(want, sizeof want, "socket:[%lu]", inode);
+  DIR *proc = opendir("/proc");
+  struct dirent *pe;
+  while (proc && (pe = readdir(proc)) && !out[0]) {
+    if (pe->d_name[0] < '1' || pe->d_name[0] > '9')
+      continue;
+    char fdd[300];
+    snprintf(fdd, sizeof fdd, "/proc/%s/fd", pe->d_name);
+    DIR *fds = opendir(fdd);
+    struct dirent *fe;
+    while (fds && (fe = readdir(fds))) {
+      char lp[600], tgt[64];
+      snprintf(lp, sizeof lp, "%s/%s", fdd, fe->d_name);
+      ssize_t n = readlink(lp, tgt, sizeof tgt - 1);
+      if (n <= 0)
+        continue;
+      tgt[n] = '\0';
+      if (strcmp(tgt, want))
+        continue;
+      char cl[256] = "", cp[300];
+      snprintf(cp, sizeof cp, "/proc/%s/cmdline", pe->d_name);
+      FILE *c = fopen(cp, "r");
+      size_t k = c ? fread(cl, 1, sizeof cl - 1, c) : 0;
+      if (c)
+        fclose(c);
+      for (size_t j = 0; j + 1 < k; j++)
+        if (!cl[j])
+          cl[j] = ' ';
+      cl[k] = '\0';
+      snprintf(out, cap, "pid %s (%s)", pe->d_name, cl);
+      break;
+    }
+    if (fds)
+      closedir(fds);
+  }
+  if (proc)
+    closedir(proc);
+}
+
 int rove_hub_init(rove_hub *h, const rove_hub_config *cfg) {
   memset(h, 0, sizeof *h);
   h->cfg = *cfg;
@@ -365,6 +437,16 @@ int rove_hub_init(rove_hub *h, const rove_hub_config *cfg) {
   int e = uv_tcp_bind(&h->server, (struct sockaddr *)&sa, 0);
   if (e == 0)
     e = uv_listen((uv_stream_t *)&h->server, 64, on_connection);
+  if (e == UV_EADDRINUSE) {
+    char who[400];
+    port_holder(cfg->port, who, sizeof who);
+    rc = ROVE_ERR(ROVE_ENET,
+                  "[energy] listen %s:%d: the port is in use%s%s; two sweeps "
+                  "with energy hubs on one machine need different [energy] "
+                  "ports",
+                  cfg->host, cfg->port, who[0] ? " by " : "", who);
+    goto fail;
+  }
   if (e != 0) {
     rc = ROVE_ERR(ROVE_ENET, "[energy] listen %s:%d: %s", cfg->host, cfg->port,
                   uv_strerror(e));

@@ -85,3 +85,22 @@ tok=$(cat "$T/new/dir/demo.token")
   fail "the second sweep failed"
 [ "$(cat "$T/new/dir/demo.token")" = "$tok" ] || fail "the token file was overwritten"
 echo "ok: token created once, no long wait without an agent"
+
+# A port held by another hub: the sweep says which process holds it.
+mkdir -p "$T/otherhub"
+"$ROVE_BIN/rove" hub --token-file "$T/tok" --dir "$T/otherhub" --board nano \
+  --listen "127.0.0.1:$port" --timeout 60 "$ROVE_SRC/tests/fixtures/mlp.onnx" \
+  >"$T/otherhub.log" 2>&1 &
+other=$!
+for _ in $(seq 1 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+rc=0
+"$ROVE_BIN/rove" sweep "$T/noagent.job" --out "$T/n3" --part 0/6 --quiet 2>"$T/busy.log" || rc=$?
+kill "$other" 2>/dev/null || true
+wait "$other" 2>/dev/null || true
+[ "$rc" -ne 0 ] || fail "a sweep started on a port in use"
+grep -q "the port is in use by pid $other" "$T/busy.log" ||
+  fail "the holder of the port is not named: $(cat "$T/busy.log")"
+echo "ok: a busy hub port names the process holding it"
