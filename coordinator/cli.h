@@ -27,6 +27,12 @@ enum { ROVE_EXIT_OK = 0, ROVE_EXIT_FAIL = 1, ROVE_EXIT_USAGE = 2 };
   "                    folded into the model as its first nodes, so data "     \
   "and\n"                                                                      \
   "                    epsilon stay in pixel space [0, 1]\n"
+/* --eps E[,E2,...]: up to `max` comma-separated radii in [0, hi] (hi =
+ * INFINITY: any >= 0) into eps[0 .. *n). On a bad list prints what is
+ * wrong, prefixed with `cmd`, and returns -1. */
+int rove_cli_parse_eps(const char *cmd, const char *s, double hi, double *eps,
+                       int max, int *n);
+
 /* 1: c was --mean or --std and is stored in z; 0: not one of them; 2: a
  * bad value (the message is printed, prefixed with `cmd`). */
 int rove_cli_norm_opt(const char *cmd, int c, const char *arg, rove_norm *z);

@@ -58,34 +58,6 @@ typedef struct attack_opts {
   rove_norm input_norm; /* --mean/--std */
 } attack_opts;
 
-static int parse_eps(const char *s, attack_opts *o) {
-  char buf[1024];
-  snprintf(buf, sizeof buf, "%s", s);
-  o->n_eps = 0;
-  for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-    char *end;
-    errno = 0;
-    double v = strtod(tok, &end);
-    if (errno || end == tok || *end || !(v >= 0.0 && v <= 1.0)) {
-      fprintf(stderr,
-              "rove attack: --eps: '%s' is not a number in [0, 1] (inputs "
-              "live in [0, 1])\n",
-              tok);
-      return -1;
-    }
-    if (o->n_eps == 64) {
-      fprintf(stderr, "rove attack: --eps: more than 64 values\n");
-      return -1;
-    }
-    o->eps[o->n_eps++] = v;
-  }
-  if (o->n_eps == 0) {
-    fprintf(stderr, "rove attack: --eps: no value given\n");
-    return -1;
-  }
-  return 0;
-}
-
 /* Results of one profile at one eps. */
 typedef struct eps_result {
   double eps;
@@ -600,7 +572,8 @@ int rove_cmd_attack(int argc, char **argv) {
     switch (c) {
     case 'h': usage(stdout); return ROVE_EXIT_OK;
     case O_EPS:
-      if (parse_eps(optarg, &o) < 0)
+      if (rove_cli_parse_eps("rove attack", optarg, 1.0, o.eps, 64, &o.n_eps) <
+          0)
         return ROVE_EXIT_USAGE;
       break;
     case O_PROFILE:

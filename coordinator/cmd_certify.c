@@ -2,6 +2,7 @@
  * proved by bound propagation) at each eps, beside the clean accuracy. */
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,25 +41,6 @@ typedef struct cert_opts {
   int n_eps, n, json, method, linf;
   rove_norm norm;
 } cert_opts;
-
-static int parse_eps(const char *s, cert_opts *o) {
-  char buf[1024];
-  snprintf(buf, sizeof buf, "%s", s);
-  o->n_eps = 0;
-  for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-    char *end;
-    double v = strtod(tok, &end);
-    if (end == tok || *end || !(v >= 0) || o->n_eps == 64) {
-      fprintf(stderr,
-              "rove certify: --eps '%s': expected up to 64 comma-separated "
-              "numbers >= 0\n",
-              s);
-      return -1;
-    }
-    o->eps[o->n_eps++] = v;
-  }
-  return o->n_eps ? 0 : -1;
-}
 
 static int run(const cert_opts *o) {
   rove_model m;
@@ -168,7 +150,9 @@ int rove_cmd_certify(int argc, char **argv) {
       continue;
     switch (c) {
     case 'e':
-      if (parse_eps(optarg, &o) < 0)
+      /* L2 radii may exceed 1; rove_certify checks L-inf's bound. */
+      if (rove_cli_parse_eps("rove certify", optarg, INFINITY, o.eps, 64,
+                             &o.n_eps) < 0)
         return ROVE_EXIT_USAGE;
       break;
     case 'N':

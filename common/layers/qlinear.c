@@ -12,14 +12,15 @@
  *               (com.microsoft; kh = 0 means global)
  *
  * Arithmetic (common/ONNX.md, "Quantized operators"): products and sums of
- * (x - x_zero_point) (w - w_zero_point) in 64-bit integers (ONNX says
- * int32; the two agree wherever int32 does not overflow), plus the int32
- * bias; requantization as onnxruntime's MlasRequantizeOutput does it, in
- * float32: multiplier M = (x_scale * w_scale) / y_scale, v = float(acc) *
- * M, y = clamp(rint(v) + y_zero_point, qmin, qmax) with rint rounding half
- * to even. QLinearAdd: v = (a_scale / c_scale) * float(a - a_zp) +
- * (b_scale / c_scale) * float(b - b_zp); average pools: v = float(sum of
- * (x - x_zp)) * (x_scale / (y_scale * float(count))).
+ * (x - x_zero_point) (w - w_zero_point), exact (every term an integer,
+ * summed in double, exact below 2^53; ONNX says int32, and the two agree
+ * wherever int32 does not overflow), plus the int32 bias; requantization as
+ * onnxruntime's MlasRequantizeOutput does it, in float32: multiplier M =
+ * (x_scale * w_scale) / y_scale, v = float(acc) * M, y = clamp(rint(v) +
+ * y_zero_point, qmin, qmax) with rint rounding half to even. QLinearAdd: v =
+ * (a_scale / c_scale) * float(a - a_zp) + (b_scale / c_scale) * float(b -
+ * b_zp); average pools: v = float(sum of (x - x_zp)) * (x_scale / (y_scale *
+ * float(count))).
  *
  * Backward (BPDA): each operator is the fake-quantized float operator seen
  * in the q-domain, so its straight-through gradient is the exact gradient
@@ -238,40 +239,14 @@ static int convint_setup(rove_node *n) {
   return qconv_setup_common(n, "convint");
 }
 
-/* The int accumulator of output (k, oh, ow) of one example. Padded input
- * positions count as x_zero_point, i.e. add nothing. */
-static int64_t qconv_acc(const qgeom *g, const float *p, const float *xb, int k,
-                         int oh, int ow, int has_bias) {
-  int grp = k / g->c.Kg, xz = qi(p[QP_XZ]);
-  int wz = qi(p[QP_W + g->c.nw + (g->nc > 1 ? (size_t)k : 0)]);
-  const float *w = p + QP_W + (size_t)k * g->c.Cg * g->c.kh * g->c.kw;
-  int64_t acc = 0;
-  for (int ci = 0; ci < g->c.Cg; ci++) {
-    const float *xc = xb + (size_t)(grp * g->c.Cg + ci) * g->c.H * g->c.W;
-    for (int i = 0; i < g->c.kh; i++) {
-      int ih = oh * g->c.sh - g->c.pt + i * g->c.dh;
-      if (ih < 0 || ih >= g->c.H)
-        continue;
-      for (int j = 0; j < g->c.kw; j++) {
-        int iw = ow * g->c.sw - g->c.pl + j * g->c.dw;
-        if (iw < 0 || iw >= g->c.W)
-          continue;
-        int32_t xv = qi(xc[(size_t)ih * g->c.W + iw]) - xz;
-        int32_t wv = qi(w[((size_t)ci * g->c.kh + i) * g->c.kw + j]) - wz;
-        acc += (int64_t)xv * wv;
-      }
-    }
-  }
-  if (has_bias) {
-    const float *bh = p + QP_W + g->c.nw + 2 * (size_t)g->nc;
-    acc += (int64_t)qi(bh[k]) * 4096 + qi(bh[g->c.K + k]);
-  }
-  return acc;
-}
-
-/* The same with real (unrounded) inputs, for the surrogate. */
-static double qconv_acc_real(const qgeom *g, const float *p, const float *xb,
-                             int k, int oh, int ow, int has_bias) {
+/* The accumulator of output (k, oh, ow) of one example: the sum of (x -
+ * x_zp)(w - w_zp) plus the bias, in double. With round_x the inputs are
+ * taken as the integers they hold (the runtime's arithmetic: every term an
+ * integer, the sum exact below 2^53); without, as they are (the
+ * surrogate's real-valued input). Padded positions count as x_zp, i.e.
+ * add nothing. */
+static double qconv_acc(const qgeom *g, const float *p, const float *xb, int k,
+                        int oh, int ow, int has_bias, int round_x) {
   int grp = k / g->c.Kg;
   float xz = (float)qi(p[QP_XZ]);
   float wz = (float)qi(p[QP_W + g->c.nw + (g->nc > 1 ? (size_t)k : 0)]);
@@ -287,7 +262,10 @@ static double qconv_acc_real(const qgeom *g, const float *p, const float *xb,
         int iw = ow * g->c.sw - g->c.pl + j * g->c.dw;
         if (iw < 0 || iw >= g->c.W)
           continue;
-        acc += (double)(xc[(size_t)ih * g->c.W + iw] - xz) *
+        float x = xc[(size_t)ih * g->c.W + iw];
+        if (round_x)
+          x = (float)qi(x);
+        acc += (double)(x - xz) *
                (double)((float)qi(w[((size_t)ci * g->c.kh + i) * g->c.kw + j]) -
                         wz);
       }
@@ -329,12 +307,12 @@ static void qconv_forward(const rove_node *n, const float *p, int B,
            * exact for integers, it is also differentiable between them. */
           if (requant)
             *o = clampf(
-                rintf((float)qconv_acc(&g, p, xb, k, oh, ow, n->a.has_bias) *
+                rintf((float)qconv_acc(&g, p, xb, k, oh, ow, n->a.has_bias, 1) *
                       M) +
                     yz,
                 lo, hi);
           else
-            *o = (float)qconv_acc_real(&g, p, xb, k, oh, ow, n->a.has_bias);
+            *o = (float)qconv_acc(&g, p, xb, k, oh, ow, n->a.has_bias, 0);
         }
     }
 }
@@ -352,8 +330,8 @@ static void qconv_surrogate(const rove_node *n, const float *p, int B,
       float M = qconv_mult(&g, p, k);
       for (int oh = 0; oh < g.c.OH; oh++)
         for (int ow = 0; ow < g.c.OW; ow++) {
-          double acc = qconv_acc_real(&g, p, x[0] + (size_t)b * in_n, k, oh, ow,
-                                      n->a.has_bias);
+          double acc = qconv_acc(&g, p, x[0] + (size_t)b * in_n, k, oh, ow,
+                                 n->a.has_bias, 0);
           size_t o =
               (size_t)b * out_n + ((size_t)k * g.c.OH + oh) * g.c.OW + ow;
           float v = (float)acc * M + yz;
@@ -395,8 +373,8 @@ static void qconv_backward(const rove_node *n, const float *p, int B,
           size_t o = ((size_t)k * g.c.OH + oh) * g.c.OW + ow;
           float gv = dy[(size_t)b * out_n + o];
           if (clipped) {
-            double acc = qconv_acc_real(&g, p, x[0] + (size_t)b * in_n, k, oh,
-                                        ow, n->a.has_bias);
+            double acc = qconv_acc(&g, p, x[0] + (size_t)b * in_n, k, oh, ow,
+                                   n->a.has_bias, 0);
             float v = (float)acc * M + yz;
             if (v < (float)n->a.qmin || v > (float)n->a.qmax)
               continue;
