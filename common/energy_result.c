@@ -147,7 +147,7 @@ const char *rove_energy_flag_name(unsigned bit_index) {
   static const char *const names[ROVE_EF_COUNT_] = {
       "idle_drift", "few_samples",    "short_window", "high_cv",
       "jitter",     "not_above_idle", "few_trials",   "estimate",
-      "quick",      "counter_wrap"};
+      "quick",      "counter_wrap",   "stuck",        "counter_reset"};
   return bit_index < ROVE_EF_COUNT_ ? names[bit_index] : "unknown";
 }
 

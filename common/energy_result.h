@@ -40,10 +40,15 @@ const char *rove_energy_status_name(int status);
 #define ROVE_EF_ESTIMATE (1u << 7)       /* analytical estimate */
 #define ROVE_EF_QUICK (1u << 8)          /* --quick protocol */
 #define ROVE_EF_COUNTER_WRAP (1u << 9)   /* a counter wrapped (handled) */
-#define ROVE_EF_COUNT_ 10
+#define ROVE_EF_STUCK (1u << 10)         /* the sensor's value never moved */
+#define ROVE_EF_COUNTER_RESET                                                  \
+  (1u << 11) /* counter went back, range unknown                               \
+              */
+#define ROVE_EF_COUNT_ 12
 #define ROVE_EF_INVALIDATING                                                   \
   (ROVE_EF_IDLE_DRIFT | ROVE_EF_FEW_SAMPLES | ROVE_EF_SHORT_WINDOW |           \
-   ROVE_EF_HIGH_CV | ROVE_EF_JITTER | ROVE_EF_NOT_ABOVE_IDLE)
+   ROVE_EF_HIGH_CV | ROVE_EF_JITTER | ROVE_EF_NOT_ABOVE_IDLE | ROVE_EF_STUCK | \
+   ROVE_EF_COUNTER_RESET)
 const char *rove_energy_flag_name(unsigned bit_index);
 /* Writes the set flags' names joined by '|' ("" when none). */
 void rove_energy_flags_str(uint32_t flags, char *buf, size_t cap);

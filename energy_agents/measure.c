@@ -139,6 +139,38 @@ static void finish_estimate(rove_workload *w, const rove_ep_mconf *c, mstate *m,
   }
 }
 
+/* The sensor's own refresh interval, or the sample period when it is not
+ * known. A sensor that averages over its interval (INA226, INA3221: 1 to
+ * 140 ms) still reports load power up to one interval after the load
+ * stops, so the protocol settles for two intervals before each idle
+ * window and makes each idle window at least ten intervals long. */
+static double sensor_tau(const rove_sensor *s, const rove_ep_mconf *c) {
+  return fmax(s->update_interval_s, c->sample_period_s);
+}
+
+double rove_measure_settle_s(const rove_sensor *s, const rove_ep_mconf *c) {
+  return fmax(2 * sensor_tau(s, c), 3 * c->sample_period_s);
+}
+
+double rove_measure_idle_s(const rove_sensor *s, const rove_ep_mconf *c) {
+  return fmax(c->idle_s, 10 * sensor_tau(s, c));
+}
+
+/* Marks every result of the batch failed (a broken sensor), keeping the
+ * flag that says why. */
+static void fail_all(rove_energy_result *out, int n, uint32_t flag,
+                     const char *why) {
+  for (int i = 0; i < n; i++) {
+    if (out[i].status != ROVE_ER_OK)
+      continue;
+    out[i].status = ROVE_ER_FAILED;
+    out[i].flags |= flag;
+    out[i].energy_j = out[i].energy_dyn_j = NAN;
+    out[i].ci_lo_j = out[i].ci_hi_j = out[i].power_w = NAN;
+    snprintf(out[i].reason, sizeof out[i].reason, "%s", why);
+  }
+}
+
 int rove_measure(rove_sensor *s, const rove_ep_mconf *c, int quick,
                  rove_workload *w, int n, rove_energy_result *out) {
   ROVE_TRY(rove_ep_mconf_check(c));
@@ -166,10 +198,11 @@ int rove_measure(rove_sensor *s, const rove_ep_mconf *c, int quick,
     rc = rove_sampler_start(&sp, s, c->sample_period_s);
     if (rc < 0)
       goto out;
-    /* Let the sampler take its first reading before the idle window. */
-    rove_sleep(3 * c->sample_period_s);
+    /* Let the sampler take its first readings (and the sensor's average
+     * lose whatever ran before) before the idle window. */
+    rove_sleep(rove_measure_settle_s(s, c));
     i0a = rove_now();
-    rove_sleep(c->idle_s > 0 ? c->idle_s : 3 * c->sample_period_s);
+    rove_sleep(rove_measure_idle_s(s, c));
     i0b = rove_now();
   }
   for (int i = 0; i < n; i++)
@@ -186,16 +219,40 @@ int rove_measure(rove_sensor *s, const rove_ep_mconf *c, int quick,
         finish_estimate(&w[i], c, &ms[i], &out[i]);
     goto out;
   }
+  rove_sleep(rove_measure_settle_s(s, c));
   i1a = rove_now();
-  rove_sleep(c->idle_s > 0 ? c->idle_s : 3 * c->sample_period_s);
+  rove_sleep(rove_measure_idle_s(s, c));
   i1b = rove_now();
   /* Integrate everything only now: the sampler has samples past every
    * window's end, so each edge can be interpolated. */
   rc = rove_sampler_energy(&sp, i0a, i0b, &idle0, NULL);
   if (rc == 0)
     rc = rove_sampler_energy(&sp, i1a, i1b, &idle1, NULL);
+  if (rc < 0 &&
+      (rove_sampler_gap(&sp, i0a, i0b) || rove_sampler_gap(&sp, i1a, i1b))) {
+    /* a counter reset in an idle window: no model's idle is known */
+    fail_all(out, n, ROVE_EF_COUNTER_RESET, rove_error_message());
+    rove_error_clear();
+    rc = 0;
+    goto out;
+  }
   if (rc < 0)
     goto out;
+  /* A sensor whose reading never moves from the first idle window to the
+   * last has stopped updating (a wedged driver, a stale file): its
+   * numbers are not measurements. */
+  double stuck_v;
+  size_t stuck_n;
+  if (rove_sampler_flat(&sp, i0a, i1b, &stuck_v, &stuck_n)) {
+    char why[sizeof out[0].reason];
+    snprintf(why, sizeof why,
+             "sensor %s stuck: every one of %zu readings over %.2f s was %g "
+             "%s",
+             s->name, stuck_n, i1b - i0a, stuck_v,
+             s->kind == ROVE_SENSOR_ENERGY ? "J" : "W");
+    fail_all(out, n, ROVE_EF_STUCK, why);
+    goto out;
+  }
   idle0 /= i0b - i0a;
   idle1 /= i1b - i1a;
   double idle = 0.5 * (idle0 + idle1);
@@ -226,9 +283,29 @@ int rove_measure(rove_sensor *s, const rove_ep_mconf *c, int quick,
     for (uint32_t t = 0; t < c->trials; t++) {
       double e;
       size_t inside;
+      if (rove_sampler_gap(&sp, m->t0[t], m->t1[t])) {
+        /* a reset inside this model's trial: its energy is unknown; the
+         * other models' windows are measured as usual */
+        r->flags |= ROVE_EF_COUNTER_RESET;
+        rove_sampler_energy(&sp, m->t0[t], m->t1[t], &e, &inside);
+        fail_all(r, 1, ROVE_EF_COUNTER_RESET, rove_error_message());
+        rove_error_clear();
+        break;
+      }
       rc = rove_sampler_energy(&sp, m->t0[t], m->t1[t], &e, &inside);
       if (rc < 0)
         goto out;
+      double tau = sensor_tau(s, c);
+      if (s->kind == ROVE_SENSOR_ENERGY && !(e > 0) &&
+          m->t1[t] - m->t0[t] > 2 * tau) {
+        char why[sizeof out[0].reason];
+        snprintf(why, sizeof why,
+                 "sensor %s stuck: the energy counter did not advance in a "
+                 "%.3f s trial window",
+                 s->name, m->t1[t] - m->t0[t]);
+        fail_all(r, 1, ROVE_EF_STUCK, why);
+        break;
+      }
       double dt = m->t1[t] - m->t0[t];
       long k = m->ninf[t] > 0 ? m->ninf[t] : 1;
       r->trial_j[t] = e / (double)k;
@@ -240,6 +317,8 @@ int rove_measure(rove_sensor *s, const rove_ep_mconf *c, int quick,
       ttot += dt;
       itot += m->ninf[t];
     }
+    if (r->status != ROVE_ER_OK)
+      continue;
     int T = (int)c->trials;
     r->n_trials = c->trials;
     r->n_inferences = (uint64_t)itot;

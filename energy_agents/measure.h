@@ -31,16 +31,25 @@ typedef struct rove_workload {
 double rove_estimate_joules(const rove_workload *w, int batch);
 
 /* Runs the protocol on n workloads with sensor s and configuration c:
- * idle power before; warm-up; c->trials rounds, each running every
+ * settle, idle power before; warm-up; c->trials rounds, each running every
  * workload for one window of c->window_s (so slow drift hits all models
- * alike); idle power after. Fills out[0..n) (board and agent id are left
- * for the caller). An unmeasurable sensor fills every result with status
- * UNMEASURABLE and the reason; a failing workload gives status FAILED for
- * that model. Returns 0, or a negative code for a broken sensor mid-run
- * (the results then say FAILED with the reason, too). `quick` only sets
- * the QUICK flag. */
+ * alike); settle, idle power after. Settling and idle windows follow the
+ * sensor's update interval (below), in quick mode too. A sensor whose
+ * reading never moves is flagged STUCK, a counter reset inside a trial
+ * COUNTER_RESET (status FAILED, energies NaN: never 0 J). Fills out[0..n)
+ * (board and agent id are left for the caller). An unmeasurable sensor fills
+ * every result with status UNMEASURABLE and the reason; a failing workload
+ * gives status FAILED for that model. Returns 0, or a negative code for a
+ * broken sensor mid-run (the results then say FAILED with the reason, too).
+ * `quick` only sets the QUICK flag. */
 int rove_measure(rove_sensor *s, const rove_ep_mconf *c, int quick,
                  rove_workload *w, int n, rove_energy_result *out);
+
+/* The wait before each idle window: two sensor update intervals (the
+ * sample period when the sensor does not say), at least three periods. */
+double rove_measure_settle_s(const rove_sensor *s, const rove_ep_mconf *c);
+/* An idle window: c->idle_s, at least ten sensor update intervals. */
+double rove_measure_idle_s(const rove_sensor *s, const rove_ep_mconf *c);
 
 /* Statistics over n values (helpers, exposed for tests). */
 double rove_stat_median(const double *x, int n);

@@ -49,6 +49,13 @@ int rove_integrate(const rove_sample *s, size_t n, int kind, double t0,
   }
   double v0 = interp(s, i0, t0), v1 = interp(s, i1, t1);
   if (kind == ROVE_SENSOR_ENERGY) {
+    for (long i = i0 + 1; i <= i1 + 1; i++)
+      if (s[i].gap)
+        return ROVE_ERR(ROVE_ERANGE,
+                        "the energy counter went backwards at %.6f s, inside "
+                        "the window [%.6f, %.6f] s, and the sensor gives no "
+                        "wrap range: a reset, the window's energy is unknown",
+                        s[i].t, t0, t1);
     *joules = v1 - v0;
     return 0;
   }
@@ -73,7 +80,9 @@ static void *sampler_main(void *arg) {
     if (stop)
       break;
     rove_sample x;
+    unsigned resets = sp->sensor->resets;
     int rc = rove_sensor_read(sp->sensor, 2.0 + 10 * sp->period_s, &x.v, &x.t);
+    x.gap = sp->sensor->resets != resets;
     pthread_mutex_lock(&sp->mu);
     if (rc < 0) {
       sp->err = rc;
@@ -168,6 +177,36 @@ int rove_sampler_energy(rove_sampler *sp, double t0, double t1, double *joules,
   if (rc < 0 && sp->err)
     return ROVE_ERR(sp->err, "%s", sp->errmsg);
   return rc;
+}
+
+int rove_sampler_flat(rove_sampler *sp, double t0, double t1, double *value,
+                      size_t *n) {
+  pthread_mutex_lock(&sp->mu);
+  size_t k = 0;
+  int flat = 1;
+  double v0 = 0;
+  for (size_t i = 0; i < sp->n; i++) {
+    if (sp->buf[i].t < t0 || sp->buf[i].t > t1)
+      continue;
+    if (k++ == 0)
+      v0 = sp->buf[i].v;
+    else if (sp->buf[i].v != v0)
+      flat = 0;
+  }
+  pthread_mutex_unlock(&sp->mu);
+  *value = v0;
+  *n = k;
+  return flat && k >= 3;
+}
+
+int rove_sampler_gap(rove_sampler *sp, double t0, double t1) {
+  pthread_mutex_lock(&sp->mu);
+  int gap = 0;
+  for (size_t i = 0; i < sp->n && !gap; i++)
+    gap = sp->buf[i].gap && sp->buf[i].t > t0 &&
+          (i == 0 || sp->buf[i - 1].t < t1);
+  pthread_mutex_unlock(&sp->mu);
+  return gap;
 }
 
 void rove_sampler_timing(rove_sampler *sp, double t0, double t1,

@@ -309,14 +309,15 @@ int rove_sensor_read(rove_sensor *s, double timeout_s, double *value,
       if (c->have_last) {
         double d = x - c->last_raw;
         if (d < 0) {
-          /* A cumulative counter only goes backwards by wrapping. */
-          if (c->max_range_j <= 0)
-            return ROVE_ERR(ROVE_ERANGE,
-                            "%s: energy counter went backwards (%.6f -> %.6f "
-                            "J) and the sensor gives no wrap range",
-                            c->path_a, c->last_raw, x);
-          d += c->max_range_j;
-          s->wraps++;
+          /* A cumulative counter only goes backwards by wrapping, or by
+           * a reset (driver reload, a counter narrower than it says). */
+          if (c->max_range_j > 0) {
+            d += c->max_range_j;
+            s->wraps++;
+          } else {
+            d = 0;
+            s->resets++;
+          }
         }
         c->acc_j += d;
       }

@@ -43,9 +43,12 @@ typedef struct rove_sensor {
   int scope;      /* enum rove_energy_scope (common/energy_proto.h) */
   int n_ch;
   rove_sensor_ch ch[ROVE_SENSOR_MAX_CH];
-  double update_interval_s;   /* the sensor's own refresh period, 0: unknown */
-  unsigned wraps;             /* counter wraps seen */
-  char reason[256];           /* unmeasurable: why */
+  double update_interval_s; /* the sensor's own refresh period, 0: unknown */
+  unsigned wraps;           /* counter wraps seen */
+  unsigned resets;          /* counters gone backwards with no known range: the
+                               energy of that interval is unknown (not an error:
+                               windows across it are refused, the rest measured) */
+  char reason[256];         /* unmeasurable: why */
   const rove_sensor_ops *ops; /* the back-end (sensors.def) */
   void *priv;                 /* the back-end's own state, or NULL */
 } rove_sensor;
@@ -76,8 +79,9 @@ int rove_sensor_measurable(const rove_sensor *s);
 /* Reads the current value: watts (POWER) or unwrapped joules (ENERGY).
  * *t gets the CLOCK_MONOTONIC time of the reading in seconds. For the
  * meter this blocks until the next line or timeout_s (ROVE_ERANGE).
- * Errors (vanished file, EACCES, a counter running backwards with no
- * known range) name the file. */
+ * Errors (vanished file, EACCES, not a number) name the file. A counter
+ * running backwards with a known range is a wrap (s->wraps), without one a
+ * reset (s->resets; the unwrapped value holds still over that interval). */
 int rove_sensor_read(rove_sensor *s, double timeout_s, double *value,
                      double *t);
 

@@ -42,7 +42,7 @@ static int find(rove_sensor *s, const char *root, const char *want) {
     snprintf(e, sizeof e, "%s/energy_uj", p);
     found++;
     if (er != 0)
-      range = 0; /* unknown: a backwards step is then an error */
+      range = 0; /* unknown: a backwards step is then a reset */
     sensor__add_ch(s, name, e, NULL, 1e-6, range > 0 ? range * 1e-6 : 0);
     if (k < sizeof s->name)
       k += (size_t)snprintf(s->name + k, sizeof s->name - k, "%s%s",

@@ -32,3 +32,24 @@ has() {
     fail "expected '$2' in $1"
   }
 }
+
+# live_sensor FILE VALUE : a fake sensor file that keeps moving, as a real
+# one does (a reading that never changes is flagged `stuck`): VALUE - 1 and
+# VALUE + 1 in turn every 10 ms, mean VALUE, written in place (same length).
+# The writer's pid goes to LIVE_SENSORS; stop_live_sensors kills them.
+LIVE_SENSORS=()
+live_sensor() {
+  local f=$1 v=$2
+  printf '%d\n' "$v" >"$f"
+  (while :; do
+    printf '%d\n' $((v - 1)) 1<>"$f"
+    sleep 0.01
+    printf '%d\n' $((v + 1)) 1<>"$f"
+    sleep 0.01
+  done) &
+  LIVE_SENSORS+=($!)
+}
+stop_live_sensors() {
+  local p
+  for p in "${LIVE_SENSORS[@]}"; do kill "$p" 2>/dev/null || true; done
+}

@@ -5,6 +5,7 @@ B=${ROVE_BIN:?}
 T=$(mktemp -d)
 pids=()
 cleanup() {
+  stop_live_sensors
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$T"
@@ -21,13 +22,13 @@ done
 # A fake Jetson Nano: board total 4.321 W plus sub-rails that must not be added.
 D="$T/sys/sys/bus/i2c/drivers/ina3221x/6-0040/iio:device0"
 mkdir -p "$D"
-echo POM_5V_IN >"$D/rail_name_0"; echo 4321 >"$D/in_power0_input"
+echo POM_5V_IN >"$D/rail_name_0"; live_sensor "$D/in_power0_input" 4321
 echo POM_5V_GPU >"$D/rail_name_1"; echo 1500 >"$D/in_power1_input"
 echo POM_5V_CPU >"$D/rail_name_2"; echo 900 >"$D/in_power2_input"
 # A Pi with a generic hwmon meter at 2.5 W.
 H="$T/pi/sys/class/hwmon/hwmon0"
 mkdir -p "$H"
-echo ina226 >"$H/name"; echo 2500000 >"$H/power1_input"
+echo ina226 >"$H/name"; live_sensor "$H/power1_input" 2500000
 
 mkdir "$T/out"
 "$B/rove" hub --token-file "$T/tok" --dir "$T/out" --board nano --board pi \

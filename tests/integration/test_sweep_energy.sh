@@ -10,6 +10,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
 T=$(mktemp -d)
 agent=
 cleanup() {
+  stop_live_sensors
   [ -n "$agent" ] && kill "$agent" 2>/dev/null
   rm -rf "$T"
 }
@@ -22,7 +23,7 @@ head -c 32 /dev/urandom | base64 >"$T/tok"
 D="$T/sys/sys/bus/i2c/drivers/ina3221x/6-0040/iio:device0"
 mkdir -p "$D"
 echo POM_5V_IN >"$D/rail_name_0"
-echo 4321 >"$D/in_power0_input"
+live_sensor "$D/in_power0_input" 4321
 port=0
 for _ in $(seq 1 50); do
   p=$((20000 + RANDOM % 20000))

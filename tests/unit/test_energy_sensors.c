@@ -66,8 +66,15 @@ static void putf(const char *rel, double v) {
 
 /* ---- writer thread ------------------------------------------------------ */
 
-enum { PROF_CONST, PROF_STEPS, PROF_BUSY };
-enum { OUT_IIO_MW, OUT_HWMON_VI, OUT_RAPL_UJ, OUT_HWMON_UW, OUT_HWMON_UJ };
+enum { PROF_CONST, PROF_STEPS, PROF_BUSY, PROF_LOAD };
+enum {
+  OUT_IIO_MW,
+  OUT_HWMON_VI,
+  OUT_RAPL_UJ,
+  OUT_HWMON_UW,
+  OUT_HWMON_UJ,
+  OUT_HWMON_UW_LAG /* the mean power of the last lag_s, every lag_s */
+};
 
 typedef struct writer {
   int profile, out;
@@ -75,7 +82,11 @@ typedef struct writer {
   const char *file_a, *file_b; /* relative to root */
   double range_uj;             /* counters: wrap modulus */
   atomic_int stop;
-  atomic_int busy; /* PROF_BUSY: set by the workload */
+  atomic_int busy;           /* PROF_BUSY: set by the workload */
+  _Atomic double busy_until; /* PROF_LOAD: 7 W until then (s after t0) */
+  double lag_s;              /* OUT_HWMON_UW_LAG: the averaging interval */
+  atomic_int frozen;         /* stop writing (the file keeps its value) */
+  atomic_int reset;          /* OUT_HWMON_UJ: restart the counter at 0 */
   /* The longest the writer went between two writes since the last reset:
    * on a loaded machine it can be descheduled for milliseconds, and a
    * sensor file is then that much out of date. */
@@ -88,6 +99,7 @@ static double power_at(const writer *w, double t) {
   switch (w->profile) {
   case PROF_STEPS: return fmod(t, 0.2) < 0.1 ? 2.0 : 6.0;
   case PROF_BUSY: return atomic_load(&w->busy) ? 7.0 : 2.0;
+  case PROF_LOAD: return t < atomic_load(&w->busy_until) ? 7.0 : 2.0;
   default: return 4.321;
   }
 }
@@ -105,13 +117,21 @@ static double truth(const writer *w, double a, double b) {
 static void *writer_main(void *arg) {
   writer *w = arg;
   double energy = 0, last = rove_now() - w->t0;
+  double pub_t = last, pub_e = 0, base_e = 0;
   while (!atomic_load(&w->stop)) {
     double t = rove_now() - w->t0;
     double p = power_at(w, t);
     /* counters integrate the exact profile (piecewise constant steps
-     * integrate exactly with the step-edge-aware truth()). */
-    energy += truth(w, last, t);
+     * integrate exactly with the step-edge-aware truth()); the load
+     * profile, set from outside, integrates as sampled */
+    energy += w->profile == PROF_LOAD ? p * (t - last) : truth(w, last, t);
     last = t;
+    if (atomic_exchange(&w->reset, 0))
+      base_e = energy;
+    if (atomic_load(&w->frozen)) {
+      rove_sleep(0.0005);
+      continue;
+    }
     switch (w->out) {
     case OUT_IIO_MW: putf(w->file_a, p * 1e3); break;
     case OUT_HWMON_VI:
@@ -119,7 +139,16 @@ static void *writer_main(void *arg) {
       putf(w->file_b, p * 200.0); /* mA: 5 V * I = P */
       break;
     case OUT_HWMON_UW: putf(w->file_a, p * 1e6); break;
-    case OUT_HWMON_UJ: putf(w->file_a, floor(energy * 1e6)); break;
+    case OUT_HWMON_UJ: putf(w->file_a, floor((energy - base_e) * 1e6)); break;
+    case OUT_HWMON_UW_LAG:
+      /* an averaging sensor (INA226): each update is the mean power of
+       * the interval before it, so a change shows up late */
+      if (t - pub_t >= w->lag_s) {
+        putf(w->file_a, (energy - pub_e) / (t - pub_t) * 1e6);
+        pub_t = t;
+        pub_e = energy;
+      }
+      break;
     case OUT_RAPL_UJ: putf(w->file_a, fmod(floor(energy * 1e6), w->range_uj));
     }
     rove_sleep(0.0005);
@@ -552,6 +581,192 @@ Test(energy_sensors, protocol_idle_subtraction_and_flags) {
   writer_stop(&w);
   rove_sensor_deinit(&s);
   rmroot();
+}
+
+/* ---- settling for a lagging sensor; sensor faults --------------------- */
+
+typedef struct load_ctx {
+  writer *w;
+} load_ctx;
+
+/* 7 W while inferences run, 2 W from 2 ms after the last one. */
+static int load_run(void *ctx, int *n) {
+  load_ctx *l = ctx;
+  atomic_store(&l->w->busy_until, rove_now() - l->w->t0 + 0.006);
+  rove_sleep(0.004);
+  *n = 1;
+  return 0;
+}
+
+#define HWMON0 "/sys/class/hwmon/hwmon0"
+
+/* An INA226-like sensor that averages over its 50 ms update interval:
+ * right after the load stops it still reads load power. The protocol
+ * settles two intervals before each idle window and idles for at least
+ * ten, so even --quick measures the true 2.0 W idle (without settling it
+ * read 2.3-2.7 W and flagged idle drift). */
+Test(energy_sensors, lagging_sensor_idle_windows_settle) {
+  mkroot();
+  mkdirs(HWMON0);
+  put(HWMON0 "/name", "ina226\n");
+  put(HWMON0 "/power1_input", "2000000\n");
+  put(HWMON0 "/update_interval", "50\n");
+  rove_sensor s;
+  cr_assert_eq(rove_sensor_open(&s, root, "hwmon:ina226"), 0);
+  cr_assert_float_eq(s.update_interval_s, 0.05, 1e-12);
+  writer w = {.profile = PROF_LOAD,
+              .out = OUT_HWMON_UW_LAG,
+              .lag_s = 0.05,
+              .file_a = HWMON0 "/power1_input"};
+  atomic_store(&w.busy_until, 0.0);
+  writer_start(&w);
+  rove_sleep(0.1); /* a first average of idle power */
+  load_ctx ctx = {&w};
+  rove_workload wl[1] = {{.name = "m", .run = load_run, .ctx = &ctx}};
+  rove_ep_mconf c;
+  rove_ep_mconf_quick(&c);
+  cr_assert_geq(rove_measure_settle_s(&s, &c), 0.1);
+  cr_assert_geq(rove_measure_idle_s(&s, &c), 0.5);
+  rove_energy_result r;
+  cr_assert_eq(rove_measure(&s, &c, 1, wl, 1, &r), 0, "%s",
+               rove_error_message());
+  writer_stop(&w);
+  cr_assert_eq(r.status, ROVE_ER_OK, "%s", r.reason);
+  cr_assert(fabs(r.idle_before_w - 2.0) < 0.04, "idle before %g W",
+            r.idle_before_w);
+  cr_assert(fabs(r.idle_after_w - 2.0) < 0.04, "idle after %g W",
+            r.idle_after_w);
+  cr_assert(!(r.flags & ROVE_EF_IDLE_DRIFT));
+  cr_assert(r.power_w > 6.0, "load power %g W", r.power_w);
+  /* 0.4 s quick windows are under ten 50 ms updates: said, not hidden */
+  cr_assert(r.flags & ROVE_EF_SHORT_WINDOW);
+  rove_sensor_deinit(&s);
+  rmroot();
+}
+
+enum { F_VANISH, F_EACCES, F_STUCK, F_RESET };
+
+typedef struct fault_case {
+  const char *name;
+  int action, out;
+  const char *file;
+  uint32_t flag;     /* expected on the failed results (0: none) */
+  const char *words; /* expected in their reason */
+} fault_case;
+
+typedef struct fault_arg {
+  writer *w;
+  const fault_case *fc;
+  double after_s;
+} fault_arg;
+
+static void *fault_main(void *arg) {
+  fault_arg *a = arg;
+  rove_sleep(a->after_s);
+  char p[512];
+  snprintf(p, sizeof p, "%s%s", root, a->fc->file);
+  switch (a->fc->action) {
+  case F_VANISH:
+    atomic_store(&a->w->frozen, 1);
+    rove_sleep(0.002);
+    unlink(p);
+    break;
+  case F_EACCES:
+    atomic_store(&a->w->frozen, 1);
+    rove_sleep(0.002);
+    chmod(p, 0);
+    break;
+  case F_RESET: atomic_store(&a->w->reset, 1); break;
+  default: break;
+  }
+  return NULL;
+}
+
+/* chown -R of the fake tree (so an unprivileged euid can run it). */
+static void chown_root(uid_t uid) {
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "chown -R %u '%s'", (unsigned)uid, root);
+  cr_assert_eq(system(cmd), 0);
+}
+
+/* A sensor file that vanishes or turns unreadable mid-run, a reading that
+ * never moves, an energy counter that resets with no known range: each is
+ * a failed, flagged result with the reason, never 0 J and never a crash,
+ * and rove_measure returns (the agent goes on to the next request). */
+Test(energy_sensors, sensor_faults_are_flagged_never_zero_joules,
+     .timeout = 60) {
+  static const fault_case cases[] = {
+      {"vanish", F_VANISH, OUT_HWMON_UW, HWMON0 "/power1_input", 0, "vanished"},
+      {"eacces", F_EACCES, OUT_HWMON_UW, HWMON0 "/power1_input", 0,
+       "permission denied"},
+      {"stuck power", F_STUCK, OUT_HWMON_UW, HWMON0 "/power1_input",
+       ROVE_EF_STUCK, "stuck"},
+      {"stuck counter", F_STUCK, OUT_HWMON_UJ, HWMON0 "/energy1_input",
+       ROVE_EF_STUCK, "stuck"},
+      {"counter reset", F_RESET, OUT_HWMON_UJ, HWMON0 "/energy1_input",
+       ROVE_EF_COUNTER_RESET, "went backwards"},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    const fault_case *fc = &cases[k];
+    mkroot();
+    mkdirs(HWMON0);
+    put(HWMON0 "/name", "ina226\n");
+    put(fc->file, fc->out == OUT_HWMON_UJ ? "0\n" : "2000000\n");
+    int unpriv = fc->action == F_EACCES && geteuid() == 0;
+    if (unpriv) { /* root reads a mode-000 file: run this one as nobody */
+      chown_root(65534);
+      cr_assert_eq(seteuid(65534), 0);
+    }
+    rove_sensor s;
+    cr_assert_eq(rove_sensor_open(&s, root, "hwmon:ina226"), 0, "%s: %s",
+                 fc->name, rove_error_message());
+    writer w = {.profile = PROF_LOAD, .out = fc->out, .file_a = fc->file};
+    atomic_store(&w.busy_until, 0.0);
+    if (fc->action != F_STUCK)
+      writer_start(&w);
+    else
+      w.t0 = rove_now();
+    load_ctx ctx = {&w};
+    rove_workload wl[2] = {{.name = "a", .run = load_run, .ctx = &ctx},
+                           {.name = "b", .run = load_run, .ctx = &ctx}};
+    rove_ep_mconf c;
+    rove_ep_mconf_quick(&c);
+    c.sample_period_s = 0.002;
+    /* settle + idle take ~0.31 s, warm-up 0.2 s, then 2.4 s of trials */
+    fault_arg fa = {&w, fc, 1.2};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, fault_main, &fa), 0);
+    rove_energy_result r[2];
+    (void)rove_measure(&s, &c, 1, wl, 2, r);
+    rove_error_clear();
+    pthread_join(th, NULL);
+    if (fc->action != F_STUCK)
+      writer_stop(&w);
+    int failed = 0;
+    for (int i = 0; i < 2; i++) {
+      cr_assert(r[i].energy_j != 0 && r[i].energy_dyn_j != 0,
+                "%s: model %d reported 0 J", fc->name, i);
+      if (r[i].status == ROVE_ER_OK) {
+        cr_assert(r[i].energy_j > 0 && isfinite(r[i].energy_j), "%s: %g",
+                  fc->name, r[i].energy_j);
+        continue;
+      }
+      failed++;
+      cr_assert(!rove_energy_result_valid(&r[i]));
+      cr_assert(isnan(r[i].energy_j), "%s: %g", fc->name, r[i].energy_j);
+      cr_assert((r[i].flags & fc->flag) == fc->flag, "%s: flags %#x", fc->name,
+                r[i].flags);
+      cr_assert(strstr(r[i].reason, fc->words) != NULL, "%s: reason \"%s\"",
+                fc->name, r[i].reason);
+    }
+    /* a reset spoils one trial of one model; the others fail all */
+    cr_assert(fc->action == F_RESET ? failed >= 1 : failed == 2,
+              "%s: %d of 2 results failed", fc->name, failed);
+    rove_sensor_deinit(&s);
+    if (unpriv)
+      cr_assert_eq(seteuid(0), 0);
+    rmroot();
+  }
 }
 
 /* Every back-end of sensors.def is reachable by its name, and on a tree
