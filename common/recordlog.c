@@ -94,11 +94,22 @@ int rove_rlog_append(rove_rlog *l, const void *payload, size_t n) {
   rove_wbuf w;
   rove_wbuf_init(&w);
   rove_rlog_put_record(&w, payload, n);
+  /* A write cut short (a full disk, a file size limit) leaves part of a
+   * record; one appended after it would sit behind garbage, and replay
+   * would stop there. So a failed append takes its bytes back. */
+  off_t before = lseek(l->fd, 0, SEEK_END);
   int rc = w.failed ? ROVE_ERR(ROVE_ENOMEM, "%s: out of memory", l->path)
                     : write_all(l, w.data, w.len);
   rove_wbuf_deinit(&w);
-  if (rc == 0)
+  if (rc == 0) {
     l->records++;
+    return 0;
+  }
+  if (before < 0 || ftruncate(l->fd, before) != 0) {
+    /* cannot undo: stop appending, replay cuts the torn tail */
+    close(l->fd);
+    l->fd = -1;
+  }
   return rc;
 }
 

@@ -34,7 +34,12 @@ int rove_rlog_create(rove_rlog *l, const char *path, const void *prefix,
 /* Opens an existing file for appending after byte good_len (from a
  * replay), cutting off a torn tail. */
 int rove_rlog_reopen(rove_rlog *l, const char *path, off_t good_len);
-/* Appends one record holding payload[0 .. n). */
+/* Appends one record holding payload[0 .. n). A write cut short (a full
+ * disk: ENOSPC, a file size limit) is an error naming the file and the
+ * cause, and its partial bytes are cut off again, so the file stays a
+ * sequence of whole records and later appends (once there is room) are
+ * replayed; when even that fails the handle closes (replay then drops the
+ * torn tail). */
 int rove_rlog_append(rove_rlog *l, const void *payload, size_t n);
 /* Syncs if anything was written since the last sync and at least
  * min_interval seconds have passed (0: now). */

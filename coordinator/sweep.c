@@ -590,6 +590,12 @@ int rove_sweep_coordinate(const rove_sweep_opts *o) {
   if (wrc) {
     rove_error_print(stderr);
     code = 1;
+    if (rove_sched_finished(&c.sched))
+      fprintf(stderr,
+              "sweep: all %d units are in %s/journal, but the results could "
+              "not be written there; once it has room and is writable, write "
+              "them with:\n  mpirun -np %d rove sweep %s --out %s --resume\n",
+              c.sched.total, c.dir, o->size, o->job_path, c.dir);
   }
   if (!rove_sched_finished(&c.sched)) {
     fprintf(stderr,

@@ -2,9 +2,11 @@
  * resume set (replayed units are not run again, missing ones are). */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,6 +111,47 @@ Test(journal, refuses_to_overwrite) {
   rove_journal_header h = {0};
   cr_assert_eq(rove_journal_create(&j, path, &h), ROVE_EACCES);
   cr_assert(strstr(rove_error_message(), "--resume"));
+}
+
+/* A full disk mid-record (here a file size limit, which cuts a write
+ * short the same way): the append fails naming the cause, leaves no
+ * partial record behind, and an append once there is room again lands
+ * after the last whole record, so every record replays. */
+Test(journal, a_failed_append_takes_its_bytes_back) {
+  rove_journal j;
+  rove_journal_header h = {.n = 9, .n_parts = 1};
+  cr_assert_eq(rove_journal_create(&j, path, &h), 0);
+  rove_unit_result r;
+  for (uint32_t u = 0; u < 2; u++) {
+    make_result(&r, u, 5);
+    cr_assert_eq(rove_journal_append(&j, &r), 0);
+    rove_unit_result_deinit(&r);
+  }
+  off_t before = file_size();
+  signal(SIGXFSZ, SIG_IGN);
+  struct rlimit old, lim;
+  cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+  lim = old;
+  lim.rlim_cur = (rlim_t)before + 20; /* room for part of a record */
+  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  make_result(&r, 2, 5);
+  cr_assert_lt(rove_journal_append(&j, &r), 0);
+  cr_assert(strstr(rove_error_message(), "File too large") != NULL, "%s",
+            rove_error_message());
+  cr_assert(strstr(rove_error_message(), path) != NULL);
+  cr_assert_eq(file_size(), before, "the partial record was left behind");
+  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+  cr_assert_eq(rove_journal_append(&j, &r), 0, "%s", rove_error_message());
+  rove_unit_result_deinit(&r);
+  cr_assert_eq(rove_journal_close(&j), 0);
+  seen s = {0};
+  off_t good;
+  int torn;
+  cr_assert_eq(rove_journal_replay(path, &h, collect, &s, &good, &torn), 0,
+               "%s", rove_error_message());
+  cr_assert_eq(torn, 0);
+  cr_assert_eq(s.count, 3);
+  cr_assert_eq(s.units[2], 2u);
 }
 
 Test(journal, torn_tail_is_dropped_and_appending_resumes) {
