@@ -327,6 +327,7 @@ static int loop(coord *c) {
       }
     }
     /* One unit in flight and one prefetched per worker. */
+    double ta = rove_now();
     for (int w = 1; !draining && w < size; w++)
       while (rove_sweep_link_inflight(c->link, w) < 2) {
         rove_sched_task t;
@@ -350,6 +351,8 @@ static int loop(coord *c) {
         busy = 1;
       }
     }
+    if (busy)
+      c->busy_s += rove_now() - ta;
     if (c->link)
       rove_sweep_link_reap(c->link);
     /* The energy hub shares this thread: its poll never blocks, so board
@@ -468,7 +471,9 @@ static int start(coord *c) {
     c->replay_fp = calloc((size_t)c->sched.n_units + 1, sizeof *c->replay_fp);
     if (!c->replay_fp)
       return ROVE_ERR(ROVE_ENOMEM, "out of memory");
+    double tr = rove_now();
     int rrc = rove_journal_replay(jpath, &jh, replay_cb, c, &good, &torn);
+    tr = rove_now() - tr;
     free(c->replay_fp);
     c->replay_fp = NULL;
     ROVE_TRY(rrc);
@@ -480,8 +485,8 @@ static int start(coord *c) {
                       jpath);
     ROVE_TRY(rove_journal_reopen(&c->journal, jpath, good));
     if (!o->quiet)
-      fprintf(stderr, "sweep: resumed %d of %d units from %s%s\n",
-              c->sched.done, c->sched.total, jpath,
+      fprintf(stderr, "sweep: resumed %d of %d units from %s in %.2f s%s\n",
+              c->sched.done, c->sched.total, jpath, tr,
               torn ? " (dropped a torn last record)" : "");
     if (c->replay_dupes)
       fprintf(stderr,
@@ -617,10 +622,16 @@ int rove_sweep_coordinate(const rove_sweep_opts *o) {
                    (double)ru.ru_stime.tv_sec + 1e-6 * ru.ru_stime.tv_usec;
       fprintf(stderr,
               "sweep: done in %.2f s; rank 0 used %.2f s CPU (%.1f%% of a "
-              "core since start%s); results in %s\n",
+              "core since start%s), busy %.2f s (%.1f us per unit), peak "
+              "RSS %.1f MiB; results in %s\n",
               wall, cpu, 100 * cpu / (rove_now() - t_start),
               o->size > 1 ? ", coordinating" : ", coordinating and working",
-              c.dir);
+              c.busy_s,
+              1e6 * c.busy_s /
+                  (c.sched.done > c.done_at_start
+                       ? (double)(c.sched.done - c.done_at_start)
+                       : 1.0),
+              (double)ru.ru_maxrss / 1024.0, c.dir);
     }
     if (c.failures.n && !code)
       code = 1;

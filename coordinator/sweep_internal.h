@@ -36,6 +36,10 @@ typedef struct coord {
   char **boards; /* union of the models' boards and [energy] boards */
   int n_boards;
   double t0, last_progress;
+  /* Wall time rank 0 spent handling work (receiving and recording
+   * results, dispatching units), not waiting for it: what limits how many
+   * ranks one coordinator can feed (jobs/README.md, "Scale"). */
+  double busy_s;
   int done_at_start;
   int last_m, last_p, last_e;
   int tty;

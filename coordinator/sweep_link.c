@@ -18,9 +18,11 @@ typedef struct pending_send {
 
 struct rove_sweep_link {
   int size, n_models, n_shards;
-  uint8_t *has_model; /* [rank][model] */
-  uint8_t *has_shard; /* [rank][shard] */
-  int *inflight;      /* per rank */
+  /* What each rank has been sent, one bit per (rank, model) and (rank,
+   * shard): 1,000 ranks x 50,000 shards is 6 MB. */
+  uint8_t *has_model;
+  uint8_t *has_shard;
+  int *inflight; /* per rank */
   pending_send *sends;
   int n_sends, cap_sends;
   rove_mpi_inbox in;
@@ -34,8 +36,8 @@ int rove_sweep_link_create(rove_sweep_link **out, int size, int n_models,
   l->size = size;
   l->n_models = n_models;
   l->n_shards = n_shards;
-  l->has_model = calloc((size_t)size * (size_t)n_models + 1, 1);
-  l->has_shard = calloc((size_t)size * (size_t)n_shards + 1, 1);
+  l->has_model = calloc((size_t)size * (size_t)n_models / 8 + 1, 1);
+  l->has_shard = calloc((size_t)size * (size_t)n_shards / 8 + 1, 1);
   l->inflight = calloc((size_t)size, sizeof *l->inflight);
   if (!l->has_model || !l->has_shard || !l->inflight) {
     rove_sweep_link_destroy(&l);
@@ -115,13 +117,15 @@ static int isend(rove_sweep_link *l, int rank, const rove_wbuf *shared,
 int rove_sweep_link_send_unit(rove_sweep_link *l, int rank, int m,
                               const rove_wbuf *model_msg, int s,
                               const rove_wbuf *shard_msg, rove_wbuf *unit) {
-  uint8_t *hm = &l->has_model[(size_t)rank * l->n_models + m];
-  uint8_t *hs = &l->has_shard[(size_t)rank * l->n_shards + s];
+  size_t bm = (size_t)rank * (size_t)l->n_models + (size_t)m;
+  size_t bs = (size_t)rank * (size_t)l->n_shards + (size_t)s;
+  uint8_t *hm = &l->has_model[bm / 8], *hs = &l->has_shard[bs / 8];
+  uint8_t mm = (uint8_t)(1u << (bm % 8)), ms = (uint8_t)(1u << (bs % 8));
   int rc = 0;
-  if (!*hm && !(rc = isend(l, rank, model_msg, NULL)))
-    *hm = 1;
-  if (!rc && !*hs && !(rc = isend(l, rank, shard_msg, NULL)))
-    *hs = 1;
+  if (!(*hm & mm) && !(rc = isend(l, rank, model_msg, NULL)))
+    *hm |= mm;
+  if (!rc && !(*hs & ms) && !(rc = isend(l, rank, shard_msg, NULL)))
+    *hs |= ms;
   if (rc) {
     rove_wbuf_deinit(unit);
     return rove_error_trace(rc, __FILE__, __LINE__, __func__);
