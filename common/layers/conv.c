@@ -6,6 +6,7 @@
 #include "common/err.h"
 #include "common/kernels/conv_kernels.h"
 #include "common/kernels/cpu.h"
+#include "common/kernels/depthwise.h"
 #include "common/kernels/gemm.h"
 #include "common/layers/util.h"
 
@@ -168,6 +169,8 @@ static size_t conv_workspace(const rove_node *n, int B) {
   conv_plan pl;
   (void)B;
   conv_geom_of(n, &g);
+  if (rove_dw_use(&g))
+    return rove_dw_workspace(&g);
   conv_plan_of(&g, &pl);
   size_t fwd =
       (size_t)pl.kgp * g.R + (size_t)g.R * pl.ncp_f + (size_t)pl.kgp * pl.ncp_f;
@@ -469,6 +472,10 @@ static void conv_forward(const rove_node *n, const float *p, int B,
   conv_plan_of(&g, &pl);
   int P = g.OH * g.OW, rows = B * g.OH;
   const float *bias = n->a.has_bias ? p + (size_t)g.K * g.R : NULL;
+  if (rove_dw_use(&g)) {
+    rove_dw_forward(&g, p, bias, B, x[0], y, ws);
+    return;
+  }
   if (gather_ok(n)) {
     conv_forward_gather(&g, p, bias, B, x[0], y, ws, 0);
     return;
@@ -609,7 +616,9 @@ static void conv_backward(const rove_node *n, const float *p, int B,
     float *dbias = n->a.has_bias ? dp + (size_t)g.K * g.R : NULL;
     if (dbias)
       conv_dbias(B, g.K, P, dy, dbias);
-    if (gather_ok(n) && dw_chunk(&g) > 0) {
+    if (rove_dw_use(&g)) {
+      rove_dw_backward_w(&g, B, x[0], dy, dp, ws);
+    } else if (gather_ok(n) && dw_chunk(&g) > 0) {
       conv_dw_gather(&g, B, x[0], dy, dp, ws);
     } else {
       /* With padding: an im2col and one OpenBLAS GEMM per example and
@@ -633,6 +642,10 @@ static void conv_backward(const rove_node *n, const float *p, int B,
   }
   if (!dx[0])
     return;
+  if (rove_dw_use(&g)) {
+    rove_dw_backward_x(&g, p, B, dy, dx[0], ws);
+    return;
+  }
   if (corr_ok(&g)) {
     conv_backward_corr(&g, p, B, dy, dx[0], ws);
     return;
@@ -728,6 +741,24 @@ static int conv_example(int variant, rove_attrs *a, rove_shape *ins,
     a->sw = 3;
     a->pl = 2;
     a->pr = 1;
+    return 1;
+  case 8: /* depthwise 3x3, stride 1, padding 1, width past 16 (the direct
+           * kernel's vector and scalar columns) */
+    rove_layer__shape3(&ins[0], 3, 5, 19);
+    a->out = 3;
+    a->groups = 3;
+    a->pt = a->pl = a->pb = a->pr = 1;
+    return 1;
+  case 9: /* depthwise 5x5, asymmetric padding, no bias */
+    rove_layer__shape3(&ins[0], 2, 7, 10);
+    a->out = 2;
+    a->groups = 2;
+    a->kh = a->kw = 5;
+    a->pt = 2;
+    a->pl = 1;
+    a->pb = 1;
+    a->pr = 3;
+    a->has_bias = 0;
     return 1;
   case 7: /* stride 1 with groups and asymmetric padding (the transposed
            * backward path) */

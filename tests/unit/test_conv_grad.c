@@ -10,6 +10,7 @@
 
 #include "common/err.h"
 #include "common/kernels/cpu.h"
+#include "common/kernels/depthwise.h"
 #include "common/layer.h"
 #include "common/layers/util.h"
 #include "common/rng.h"
@@ -270,4 +271,119 @@ static const geom paths[] = {
 Test(conv_grad, input_gradient_paths) {
   for (unsigned i = 0; i < sizeof paths / sizeof paths[0]; i++)
     check(&paths[i], 6 + i);
+}
+
+/* ---- the direct depthwise kernels (common/kernels/depthwise.c) --------- */
+
+/* Depthwise geometries (groups = C = K) covering the kernels' edges: rows
+ * past one AVX-512 vector with a scalar tail, channels not a multiple of
+ * anything, odd sizes, no padding, stride 2 (the scatter backward), a
+ * 5x5 kernel, asymmetric maps. */
+static const geom dw_geoms[] = {
+    {5, 9, 19, 5, 3, 3, 1, 1, 1, 1, 1, 5, 4},
+    {3, 8, 7, 3, 3, 3, 2, 2, 1, 1, 1, 3, 3},
+    {17, 12, 33, 17, 3, 3, 1, 1, 1, 1, 1, 17, 2},
+    {4, 10, 10, 4, 5, 5, 1, 1, 1, 1, 2, 4, 3},
+    {6, 7, 9, 6, 3, 3, 1, 1, 1, 1, 0, 6, 2},
+    {2, 11, 40, 2, 3, 3, 2, 2, 1, 1, 1, 2, 2},
+    {8, 4, 4, 8, 3, 3, 1, 1, 1, 1, 1, 8, 5},
+};
+
+/* y, dx (from 0.5) and dp (from 0.5) of one geometry with the depthwise
+ * form `form` (rove_dw_set_form). */
+static void dw_run(const geom *g, int form, float **y, float **dx, float **dp,
+                   size_t *ny, size_t *nx, size_t *np) {
+  rove_node n;
+  memset(&n, 0, sizeof n);
+  n.op = ROVE_OP_CONV;
+  n.n_in = 1;
+  rove_attrs_default(&n.a);
+  n.a.out = g->K;
+  n.a.kh = g->kh;
+  n.a.kw = g->kw;
+  n.a.sh = g->sh;
+  n.a.sw = g->sw;
+  n.a.pt = n.a.pl = n.a.pb = n.a.pr = g->pad;
+  n.a.groups = g->groups;
+  n.a.has_bias = 1;
+  rove_layer__shape3(&n.ins[0], g->C, g->H, g->W);
+  const rove_layer_ops *ops = rove_layers[ROVE_OP_CONV];
+  rove_dw_set_form(form);
+  cr_assert_eq(ops->setup(&n), 0, "%s", rove_error_message());
+  *nx = (size_t)g->B * g->C * g->H * g->W;
+  *ny = (size_t)g->B * g->K * n.out.d[1] * n.out.d[2];
+  *np = n.n_params;
+  float *x = rnd(*nx, 77), *dyv = rnd(*ny, 78), *p = rnd(*np, 79);
+  float *ws = malloc(sizeof(float) * (ops->workspace(&n, g->B) + 1));
+  *y = malloc(sizeof(float) * *ny);
+  *dx = malloc(sizeof(float) * *nx);
+  *dp = malloc(sizeof(float) * *np);
+  cr_assert(ws && *y && *dx && *dp);
+  for (size_t i = 0; i < *nx; i++)
+    (*dx)[i] = 0.5f;
+  for (size_t i = 0; i < *np; i++)
+    (*dp)[i] = 0.5f;
+  const float *xs[ROVE_MAX_IN] = {x};
+  float *dxs[ROVE_MAX_IN] = {*dx};
+  rove_bwd bwd;
+  memset(&bwd, 0, sizeof bwd);
+  ops->forward(&n, p, g->B, xs, *y, ws);
+  ops->backward(&n, p, g->B, xs, NULL, dyv, dxs, *dp, ws, bwd);
+  rove_dw_set_form(-1);
+  free(x);
+  free(dyv);
+  free(p);
+  free(ws);
+}
+
+Test(conv_grad, depthwise_direct_kernels) {
+  for (unsigned gi = 0; gi < sizeof dw_geoms / sizeof dw_geoms[0]; gi++) {
+    const geom *g = &dw_geoms[gi];
+    /* The definition in double, batch-1 identity, portable == SIMD. */
+    check(g, 100 + gi);
+    /* Every form gives the same bits: portable, AVX2, AVX-512 (a form
+     * the CPU lacks falls back, and then compares with itself). */
+    float *y0, *dx0, *dp0;
+    size_t ny, nx, np;
+    dw_run(g, 0, &y0, &dx0, &dp0, &ny, &nx, &np);
+    for (int form = 1; form <= 2; form++) {
+      float *y, *dx, *dp;
+      dw_run(g, form, &y, &dx, &dp, &ny, &nx, &np);
+      cr_expect_eq(memcmp(y, y0, sizeof(float) * ny), 0,
+                   "depthwise %u: form %d forward differs from portable", gi,
+                   form);
+      cr_expect_eq(memcmp(dx, dx0, sizeof(float) * nx), 0,
+                   "depthwise %u: form %d input gradient differs", gi, form);
+      cr_expect_eq(memcmp(dp, dp0, sizeof(float) * np), 0,
+                   "depthwise %u: form %d parameter gradient differs", gi,
+                   form);
+      free(y);
+      free(dx);
+      free(dp);
+    }
+    /* Against the im2col path it replaces: the forward is the same fma
+     * chain over the taps (same bits); the gradients sum in another order
+     * (close). */
+    float *y1, *dx1, *dp1;
+    dw_run(g, -2, &y1, &dx1, &dp1, &ny, &nx, &np);
+    cr_expect_eq(memcmp(y1, y0, sizeof(float) * ny), 0,
+                 "depthwise %u: forward differs from the im2col path", gi);
+    for (size_t i = 0; i < nx; i++)
+      cr_expect(fabsf(dx1[i] - dx0[i]) <= 1e-5f * (1 + fabsf(dx0[i])),
+                "depthwise %u: dx[%zu] %.9g vs im2col %.9g", gi, i,
+                (double)dx0[i], (double)dx1[i]);
+    for (size_t i = 0; i < np; i++)
+      cr_expect(fabsf(dp1[i] - dp0[i]) <= 1e-4f * (1 + fabsf(dp0[i])),
+                "depthwise %u: dp[%zu] %.9g vs im2col %.9g", gi, i,
+                (double)dp0[i], (double)dp1[i]);
+    free(y0);
+    free(dx0);
+    free(dp0);
+    free(y1);
+    free(dx1);
+    free(dp1);
+  }
+  printf("depthwise forms compared: portable, AVX2, AVX-512 (this CPU runs "
+         "form %d)\n",
+         rove_dw_form());
 }

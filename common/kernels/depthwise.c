@@ -1,0 +1,388 @@
+/* depthwise.c - direct depthwise convolution (depthwise.h): a zero-padded
+ * copy of one plane, then per output row an fmaf chain over the taps for
+ * each output, 16 (AVX-512) or 8 (AVX2+FMA) outputs at a time, or one at
+ * a time in portable C; the three give the same bits. */
+#include "common/kernels/depthwise.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "common/kernels/cpu.h"
+
+#define MAXK 7 /* largest kernel side taken */
+
+static atomic_int forced = -1; /* rove_dw_set_form */
+
+int rove_dw_ok(const rove_conv_geom *g) {
+  return g->G == g->C && g->K == g->C && g->Cg == 1 && g->Kg == 1 &&
+         g->dh == 1 && g->dw == 1 && g->kh <= MAXK && g->kw <= MAXK &&
+         g->sh >= 1 && g->sw >= 1;
+}
+
+int rove_dw_use(const rove_conv_geom *g) {
+  return rove_dw_ok(g) &&
+         atomic_load_explicit(&forced, memory_order_relaxed) != -2;
+}
+
+/* The padded planes: forward (and weight gradient) reads x padded to
+ * Hp x Wp with x at (pt, pl); the stride-1 backward reads dy padded to
+ * (H + kh - 1) x (W + kw - 1) with dy at (kh - 1 - pt, kw - 1 - pl). */
+static void fwd_dims(const rove_conv_geom *g, int *hp, int *wp) {
+  *hp = (g->OH - 1) * g->sh + g->kh;
+  *wp = (g->OW - 1) * g->sw + g->kw;
+}
+
+size_t rove_dw_workspace(const rove_conv_geom *g) {
+  int hp, wp;
+  fwd_dims(g, &hp, &wp);
+  size_t f = (size_t)hp * (size_t)wp;
+  if (g->sw > 1) /* and its column phases */
+    f += (size_t)g->sw * hp * (size_t)((wp + g->sw - 1) / g->sw);
+  size_t b = (size_t)(g->H + g->kh - 1) * (size_t)(g->W + g->kw - 1);
+  return f > b ? f : b;
+}
+
+/* dst (hp x wp) = src (h x w) placed at (top, left), zeros elsewhere;
+ * top and left may be negative (the part outside is cropped). */
+static void pad_plane(const float *src, int h, int w, float *dst, int hp,
+                      int wp, int top, int left) {
+  for (int r = 0; r < hp; r++) {
+    float *d = dst + (size_t)r * wp;
+    int sr = r - top;
+    if (sr < 0 || sr >= h) {
+      memset(d, 0, sizeof(float) * (size_t)wp);
+      continue;
+    }
+    const float *s = src + (size_t)sr * w;
+    int c0 = left > 0 ? left : 0;           /* first column copied */
+    int c1 = left + w < wp ? left + w : wp; /* one past the last */
+    if (c0 > wp)
+      c0 = wp;
+    if (c1 < c0)
+      c1 = c0;
+    memset(d, 0, sizeof(float) * (size_t)c0);
+    if (c1 > c0)
+      memcpy(d + c0, s + (c0 - left), sizeof(float) * (size_t)(c1 - c0));
+    memset(d + c1, 0, sizeof(float) * (size_t)(wp - c1));
+  }
+}
+
+/* ---- one output row: out[o] = chain over the taps t of w[t] * tp[t][o],
+ * then + bias (bias non-NULL), or added to out (acc). tp[t] is the tap's
+ * input run for this row, unit stride (see tap_runs). */
+
+#define MAXT (MAXK * MAXK)
+
+static void row_portable(const float *const *tp, const float *w, int taps,
+                         int n, float *out, const float *bias, int acc) {
+  for (int o = 0; o < n; o++) {
+    float s = 0.0f;
+    for (int t = 0; t < taps; t++)
+      s = fmaf(w[t], tp[t][o], s);
+    if (acc)
+      out[o] += s;
+    else
+      out[o] = bias ? s + *bias : s;
+  }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void
+row_avx2(const float *const *tp, const float *w, int taps, int n, float *out,
+         const float *bias, int acc) {
+  int o = 0;
+  for (; o + 8 <= n; o += 8) {
+    __m256 s = _mm256_setzero_ps();
+    for (int t = 0; t < taps; t++)
+      s = _mm256_fmadd_ps(_mm256_set1_ps(w[t]), _mm256_loadu_ps(tp[t] + o), s);
+    if (acc)
+      s = _mm256_add_ps(_mm256_loadu_ps(out + o), s);
+    else if (bias)
+      s = _mm256_add_ps(s, _mm256_set1_ps(*bias));
+    _mm256_storeu_ps(out + o, s);
+  }
+  for (; o < n; o++) {
+    float s = 0.0f;
+    for (int t = 0; t < taps; t++)
+      s = fmaf(w[t], tp[t][o], s);
+    if (acc)
+      out[o] += s;
+    else
+      out[o] = bias ? s + *bias : s;
+  }
+}
+
+__attribute__((target("avx512f,avx2,fma"))) static void
+row_avx512(const float *const *tp, const float *w, int taps, int n, float *out,
+           const float *bias, int acc) {
+  int o = 0;
+  for (; o + 16 <= n; o += 16) {
+    __m512 s = _mm512_setzero_ps();
+    for (int t = 0; t < taps; t++)
+      s = _mm512_fmadd_ps(_mm512_set1_ps(w[t]), _mm512_loadu_ps(tp[t] + o), s);
+    if (acc)
+      s = _mm512_add_ps(_mm512_loadu_ps(out + o), s);
+    else if (bias)
+      s = _mm512_add_ps(s, _mm512_set1_ps(*bias));
+    _mm512_storeu_ps(out + o, s);
+  }
+  if (o < n) {
+    const float *rest[MAXT];
+    for (int t = 0; t < taps; t++)
+      rest[t] = tp[t] + o;
+    row_avx2(rest, w, taps, n - o, out + o, bias, acc);
+  }
+}
+#endif
+
+/* ---- the form ----------------------------------------------------------- */
+
+void rove_dw_set_form(int form) {
+  atomic_store_explicit(&forced, form, memory_order_relaxed);
+}
+
+static int best_form(void) {
+#if defined(__x86_64__)
+  if (!rove_cpu_simd())
+    return 0;
+  return __builtin_cpu_supports("avx512f") ? 2 : 1;
+#else
+  return 0;
+#endif
+}
+
+int rove_dw_form(void) {
+  int f = atomic_load_explicit(&forced, memory_order_relaxed);
+  int best = best_form();
+  return f < 0 || f > best ? best : f;
+}
+
+typedef void (*row_fn)(const float *const *, const float *, int, int, float *,
+                       const float *, int);
+
+static row_fn row_kernel(void) {
+#if defined(__x86_64__)
+  switch (rove_dw_form()) {
+  case 2: return row_avx512;
+  case 1: return row_avx2;
+  default: break;
+  }
+#endif
+  return row_portable;
+}
+
+/* ---- forward ---------------------------------------------------------- */
+
+/* The padded plane split by column phase for a horizontal stride sw > 1:
+ * phase p holds columns p, p + sw, p + 2 sw, ... of each row, wq wide, so
+ * a tap's inputs along an output row are a unit-stride run. */
+static int phase_width(int wp, int sw) {
+  return (wp + sw - 1) / sw;
+}
+
+static void split_phases(const float *xp, int hp, int wp, int sw, float *ph) {
+  int wq = phase_width(wp, sw);
+  for (int p = 0; p < sw; p++)
+    for (int r = 0; r < hp; r++) {
+      float *d = ph + ((size_t)p * hp + r) * wq;
+      const float *src = xp + (size_t)r * wp;
+      int q = 0;
+      for (; q * sw + p < wp; q++)
+        d[q] = src[q * sw + p];
+      for (; q < wq; q++)
+        d[q] = 0.0f;
+    }
+}
+
+/* tp[t] for output row oh: the run of tap t = (i, j). */
+static void tap_runs(const rove_conv_geom *g, const float *base, int hp, int wq,
+                     int oh, const float **tp) {
+  int sw = g->sw;
+  for (int i = 0; i < g->kh; i++)
+    for (int j = 0; j < g->kw; j++) {
+      size_t row = (size_t)(oh * g->sh + i);
+      if (sw == 1)
+        tp[i * g->kw + j] = base + row * wq + j;
+      else
+        tp[i * g->kw + j] = base + ((size_t)(j % sw) * hp + row) * wq + j / sw;
+    }
+}
+
+void rove_dw_forward(const rove_conv_geom *g, const float *w, const float *bias,
+                     int B, const float *x, float *y, float *ws) {
+  row_fn row = row_kernel();
+  int hp, wp, taps = g->kh * g->kw;
+  fwd_dims(g, &hp, &wp);
+  int wq = g->sw > 1 ? phase_width(wp, g->sw) : wp;
+  float *ph = ws + (size_t)hp * wp; /* the phases, when sw > 1 */
+  const float *base = g->sw > 1 ? ph : ws;
+  size_t plane = (size_t)g->H * g->W, oplane = (size_t)g->OH * g->OW;
+  for (int b = 0; b < B; b++)
+    for (int c = 0; c < g->C; c++) {
+      pad_plane(x + ((size_t)b * g->C + c) * plane, g->H, g->W, ws, hp, wp,
+                g->pt, g->pl);
+      if (g->sw > 1)
+        split_phases(ws, hp, wp, g->sw, ph);
+      float *yc = y + ((size_t)b * g->C + c) * oplane;
+      for (int oh = 0; oh < g->OH; oh++) {
+        const float *tp[MAXT];
+        tap_runs(g, base, hp, wq, oh, tp);
+        row(tp, w + (size_t)c * taps, taps, g->OW, yc + (size_t)oh * g->OW,
+            bias ? bias + c : 0, 0);
+      }
+    }
+}
+
+/* ---- backward to the input -------------------------------------------- */
+
+#define SCATTER_BODY                                                           \
+  int kh = g->kh, kw = g->kw, taps = kh * kw;                                  \
+  size_t plane = (size_t)g->H * g->W, oplane = (size_t)g->OH * g->OW;          \
+  for (int b = 0; b < B; b++)                                                  \
+    for (int c = 0; c < g->C; c++) {                                           \
+      const float *dyc = dy + ((size_t)b * g->C + c) * oplane;                 \
+      const float *wc = w + (size_t)c * taps;                                  \
+      float *dxc = dx + ((size_t)b * g->C + c) * plane;                        \
+      for (int oh = 0; oh < g->OH; oh++)                                       \
+        for (int ow = 0; ow < g->OW; ow++) {                                   \
+          float d = dyc[(size_t)oh * g->OW + ow];                              \
+          for (int i = 0; i < kh; i++) {                                       \
+            int ih = oh * g->sh + i - g->pt;                                   \
+            if (ih < 0 || ih >= g->H)                                          \
+              continue;                                                        \
+            for (int j = 0; j < kw; j++) {                                     \
+              int iw = ow * g->sw + j - g->pl;                                 \
+              if (iw < 0 || iw >= g->W)                                        \
+                continue;                                                      \
+              float *t = &dxc[(size_t)ih * g->W + iw];                         \
+              *t = fmaf(wc[i * kw + j], d, *t);                                \
+            }                                                                  \
+          }                                                                    \
+        }                                                                      \
+    }
+
+static void scatter_portable(const rove_conv_geom *g, const float *w, int B,
+                             const float *dy, float *dx) {
+  SCATTER_BODY
+}
+
+#if defined(__x86_64__)
+__attribute__((target("fma"))) static void scatter_fma(const rove_conv_geom *g,
+                                                       const float *w, int B,
+                                                       const float *dy,
+                                                       float *dx) {
+  SCATTER_BODY
+}
+#endif
+
+void rove_dw_backward_x(const rove_conv_geom *g, const float *w, int B,
+                        const float *dy, float *dx, float *ws) {
+  int kh = g->kh, kw = g->kw, taps = kh * kw;
+  size_t plane = (size_t)g->H * g->W, oplane = (size_t)g->OH * g->OW;
+  if (g->sh == 1 && g->sw == 1) {
+    row_fn row = row_kernel();
+    int hp = g->H + kh - 1, wp = g->W + kw - 1;
+    for (int c = 0; c < g->C; c++) {
+      float wf[MAXK * MAXK];
+      for (int t = 0; t < taps; t++)
+        wf[t] = w[(size_t)c * taps + (taps - 1 - t)];
+      for (int b = 0; b < B; b++) {
+        pad_plane(dy + ((size_t)b * g->C + c) * oplane, g->OH, g->OW, ws, hp,
+                  wp, kh - 1 - g->pt, kw - 1 - g->pl);
+        float *dxc = dx + ((size_t)b * g->C + c) * plane;
+        for (int ih = 0; ih < g->H; ih++) {
+          const float *tp[MAXT];
+          for (int i = 0; i < kh; i++)
+            for (int j = 0; j < kw; j++)
+              tp[i * kw + j] = ws + (size_t)(ih + i) * wp + j;
+          row(tp, wf, taps, g->W, dxc + (size_t)ih * g->W, NULL, 1);
+        }
+      }
+    }
+    return;
+  }
+  /* Strided: each dy term scattered to the inputs its taps read, in
+   * (oh, ow, i, j) order; fmaf is one instruction in the FMA build and a
+   * libm call in the portable one, the same bits either way. */
+#if defined(__x86_64__)
+  if (rove_dw_form() >= 1) {
+    scatter_fma(g, w, B, dy, dx);
+    return;
+  }
+#endif
+  scatter_portable(g, w, B, dy, dx);
+}
+
+/* ---- backward to the weights ------------------------------------------ */
+
+/* The sum over a plane's pixels of dy * xp[tap]: eight partial sums, the
+ * pixel (oh, ow) going to lane ow % 8 in (oh, ow) order, then summed as
+ * ((0+1)+(2+3))+((4+5)+(6+7)). */
+static float tap_sum_portable(const float *dyc, const float *xp, int wp,
+                              const rove_conv_geom *g, int i, int j) {
+  float a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int oh = 0; oh < g->OH; oh++) {
+    const float *d = dyc + (size_t)oh * g->OW;
+    const float *r = xp + (size_t)(oh * g->sh + i) * wp + j;
+    for (int ow = 0; ow < g->OW; ow++)
+      a[ow % 8] = fmaf(d[ow], r[(size_t)ow * g->sw], a[ow % 8]);
+  }
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static float
+tap_sum_avx2(const float *dyc, const float *xp, int wp, const rove_conv_geom *g,
+             int i, int j) {
+  __m256 s = _mm256_setzero_ps();
+  float a[8];
+  int n8 = g->OW / 8 * 8;
+  for (int oh = 0; oh < g->OH; oh++) {
+    const float *d = dyc + (size_t)oh * g->OW;
+    const float *r = xp + (size_t)(oh * g->sh + i) * wp + j;
+    for (int ow = 0; ow < n8; ow += 8)
+      s = _mm256_fmadd_ps(_mm256_loadu_ps(d + ow), _mm256_loadu_ps(r + ow), s);
+    if (n8 < g->OW) {
+      _mm256_storeu_ps(a, s);
+      for (int ow = n8; ow < g->OW; ow++)
+        a[ow % 8] = fmaf(d[ow], r[ow], a[ow % 8]);
+      s = _mm256_loadu_ps(a);
+    }
+  }
+  _mm256_storeu_ps(a, s);
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+#endif
+
+void rove_dw_backward_w(const rove_conv_geom *g, int B, const float *x,
+                        const float *dy, float *dw, float *ws) {
+  int hp, wp, taps = g->kh * g->kw;
+  fwd_dims(g, &hp, &wp);
+  int simd = 0;
+#if defined(__x86_64__)
+  simd = g->sw == 1 && rove_dw_form() >= 1;
+#endif
+  size_t plane = (size_t)g->H * g->W, oplane = (size_t)g->OH * g->OW;
+  for (int b = 0; b < B; b++)
+    for (int c = 0; c < g->C; c++) {
+      pad_plane(x + ((size_t)b * g->C + c) * plane, g->H, g->W, ws, hp, wp,
+                g->pt, g->pl);
+      const float *dyc = dy + ((size_t)b * g->C + c) * oplane;
+      for (int i = 0; i < g->kh; i++)
+        for (int j = 0; j < g->kw; j++) {
+          float s;
+#if defined(__x86_64__)
+          if (simd)
+            s = tap_sum_avx2(dyc, ws, wp, g, i, j);
+          else
+#endif
+            s = tap_sum_portable(dyc, ws, wp, g, i, j);
+          dw[(size_t)c * taps + i * g->kw + j] += s;
+        }
+    }
+}

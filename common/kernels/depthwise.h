@@ -1,0 +1,55 @@
+/* depthwise.h - direct depthwise convolution (groups = input channels =
+ * output channels, no dilation): each output channel is one input plane
+ * correlated with its own kh x kw kernel. im2col would make each channel
+ * a GEMM with one row, at a few percent of the machine's peak; these
+ * kernels read a zero-padded copy of one plane and sum the taps straight
+ * into registers, 16 (AVX-512) or 8 (AVX2+FMA) outputs of a row at a
+ * time.
+ *
+ * Every output is one fmaf chain over the taps in row-major order,
+ * starting from +0, then the bias added; padding taps multiply a zero.
+ * The AVX-512, AVX2 and portable forms evaluate exactly that chain per
+ * element, so they give the same bits, and examples are independent, so
+ * per-example results do not depend on the batch size. */
+#ifndef ROVE_COMMON_KERNELS_DEPTHWISE_H
+#define ROVE_COMMON_KERNELS_DEPTHWISE_H
+
+#include <stddef.h>
+
+#include "common/kernels/conv_kernels.h"
+
+/* 1 when g is a depthwise convolution these kernels take. */
+int rove_dw_ok(const rove_conv_geom *g);
+/* 1 when the convolution layer is to use them for g: rove_dw_ok and not
+ * turned off with rove_dw_set_form(-2). */
+int rove_dw_use(const rove_conv_geom *g);
+
+/* Workspace in floats: one padded plane (input or dy). */
+size_t rove_dw_workspace(const rove_conv_geom *g);
+
+/* y[b][c] = w[c] (*) x[b][c] + bias[c] (bias may be NULL). */
+void rove_dw_forward(const rove_conv_geom *g, const float *w, const float *bias,
+                     int B, const float *x, float *y, float *ws);
+
+/* dx[b][c] += the gradient of y[b][c] = w[c] (*) x[b][c] with respect to
+ * x, given dy. Each dx element gets one chain over the kernel's taps
+ * (stride 1: a correlation of padded dy with the flipped kernel; larger
+ * strides: the terms in (oh, ow, i, j) order), then is added to dx. */
+void rove_dw_backward_x(const rove_conv_geom *g, const float *w, int B,
+                        const float *dy, float *dx, float *ws);
+
+/* dw[c][i][j] += sum over b, oh, ow of dy * x (in that order, per
+ * example an fmaf chain over the pixels, added to dw per example). */
+void rove_dw_backward_w(const rove_conv_geom *g, int B, const float *x,
+                        const float *dy, float *dw, float *ws);
+
+/* Forces the form used (for tests and benchmarks): 0 portable, 1 AVX2,
+ * 2 AVX-512 (a form the CPU lacks falls back to the best it has), -1 the
+ * best the CPU has (the default; rove_cpu_simd() == 0 means portable), -2
+ * none: the convolution layer takes its im2col path, as before these
+ * kernels existed. Not while another thread runs a convolution. */
+void rove_dw_set_form(int form);
+/* The form the next call runs (0, 1 or 2). */
+int rove_dw_form(void);
+
+#endif
