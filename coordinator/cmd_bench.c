@@ -11,6 +11,7 @@
 
 #include "common/arch.h"
 #include "common/err.h"
+#include "common/kernels/cpu.h"
 #include "common/layer.h"
 #include "common/model.h"
 #include "common/profile.h"
@@ -346,9 +347,10 @@ int rove_cmd_bench(int argc, char **argv) {
 
   if (json) {
     printf("{\"openblas_core\": \"%s\", \"blas_threads\": %d, "
-           "\"sgemm_n\": %d, \"sgemm_gflops\": %.2f, \"results\": [",
-           openblas_get_corename(), openblas_get_num_threads(), g.n,
-           gemm_gflops);
+           "\"rove_kernels\": \"%s\", \"sgemm_n\": %d, \"sgemm_gflops\": "
+           "%.2f, \"results\": [",
+           openblas_get_corename(), openblas_get_num_threads(),
+           rove_cpu_level_name(rove_cpu_level()), g.n, gemm_gflops);
     for (int i = 0; i < nf; i++) {
       printf("%s\n  {\"model\": \"", i ? "," : "");
       for (const char *p = figs[i].model; *p; p++)
@@ -378,8 +380,9 @@ int rove_cmd_bench(int argc, char **argv) {
     }
     printf("}\n");
   } else {
-    printf("openblas core %s, %d BLAS thread(s)\n", openblas_get_corename(),
-           openblas_get_num_threads());
+    printf("openblas core %s, %d BLAS thread(s); rove kernels %s\n",
+           openblas_get_corename(), openblas_get_num_threads(),
+           rove_cpu_level_name(rove_cpu_level()));
     printf("sgemm %dx%dx%d: %.1f GFLOP/s\n\n", g.n, g.n, g.n, gemm_gflops);
     for (int i = 0; i < nm; i++)
       printf("%s: %.0f MACs per example\n", labels[i],

@@ -1,17 +1,32 @@
-/* cpu.h - which kernels run: the AVX2+FMA ones where the CPU has them,
- * else the portable C ones, which give the same bits (see gemm.h). */
+/* cpu.h - which kernels run: AVX-512 where the CPU has it, else AVX2+FMA,
+ * else the portable C ones; every form gives the same bits (see gemm.h),
+ * so the choice changes speed only. */
 #ifndef ROVE_COMMON_KERNELS_CPU_H
 #define ROVE_COMMON_KERNELS_CPU_H
 
-/* 1 when the x86 AVX2+FMA kernels are to run: the CPU has both and they
- * were not turned off (ROVE_NO_SIMD=1 in the environment at the first
- * call, or rove_cpu_set_simd(0)). Always 0 off x86-64. Cheap enough to
- * ask per call. */
+/* Kernel levels. */
+#define ROVE_CPU_PORTABLE 0
+#define ROVE_CPU_AVX2 1   /* AVX2 + FMA */
+#define ROVE_CPU_AVX512 2 /* AVX-512F (+ AVX2 + FMA) */
+
+/* The level the kernels run at: the best the CPU has, lowered by the
+ * environment at the first call (ROVE_NO_SIMD=1: portable; ROVE_SIMD=avx2
+ * or portable: at most that) or by rove_cpu_set_level. Always portable off
+ * x86-64. Cheap enough to ask per call. */
+int rove_cpu_level(void);
+
+/* Its name: "portable", "avx2" or "avx512". */
+const char *rove_cpu_level_name(int level);
+
+/* 1 when the level is AVX2 or better. */
 int rove_cpu_simd(void);
 
-/* Turns the SIMD kernels on (if the CPU has them) or off for the whole
- * process; for tests and benchmarks comparing the two. Not to be called
- * while another thread runs a kernel. */
+/* Sets the level for the whole process (capped at what the CPU has; -1:
+ * the best it has); for tests and benchmarks comparing the forms. Not to
+ * be called while another thread runs a kernel. */
+void rove_cpu_set_level(int level);
+
+/* rove_cpu_set_level(on ? -1 : ROVE_CPU_PORTABLE). */
 void rove_cpu_set_simd(int on);
 
 #endif

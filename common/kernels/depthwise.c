@@ -147,13 +147,7 @@ void rove_dw_set_form(int form) {
 }
 
 static int best_form(void) {
-#if defined(__x86_64__)
-  if (!rove_cpu_simd())
-    return 0;
-  return __builtin_cpu_supports("avx512f") ? 2 : 1;
-#else
-  return 0;
-#endif
+  return rove_cpu_level();
 }
 
 int rove_dw_form(void) {
@@ -363,9 +357,8 @@ void rove_dw_backward_w(const rove_conv_geom *g, int B, const float *x,
                         const float *dy, float *dw, float *ws) {
   int hp, wp, taps = g->kh * g->kw;
   fwd_dims(g, &hp, &wp);
-  int simd = 0;
 #if defined(__x86_64__)
-  simd = g->sw == 1 && rove_dw_form() >= 1;
+  int simd = g->sw == 1 && rove_dw_form() >= 1;
 #endif
   size_t plane = (size_t)g->H * g->W, oplane = (size_t)g->OH * g->OW;
   for (int b = 0; b < B; b++)

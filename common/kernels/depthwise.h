@@ -44,10 +44,10 @@ void rove_dw_backward_w(const rove_conv_geom *g, int B, const float *x,
                         const float *dy, float *dw, float *ws);
 
 /* Forces the form used (for tests and benchmarks): 0 portable, 1 AVX2,
- * 2 AVX-512 (a form the CPU lacks falls back to the best it has), -1 the
- * best the CPU has (the default; rove_cpu_simd() == 0 means portable), -2
- * none: the convolution layer takes its im2col path, as before these
- * kernels existed. Not while another thread runs a convolution. */
+ * 2 AVX-512 (a form above rove_cpu_level() falls back to that level), -1
+ * rove_cpu_level() (the default), -2 none: the convolution layer takes its
+ * im2col path, as before these kernels existed. Not while another thread runs a
+ * convolution. */
 void rove_dw_set_form(int form);
 /* The form the next call runs (0, 1 or 2). */
 int rove_dw_form(void);

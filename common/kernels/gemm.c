@@ -33,8 +33,12 @@ void rove_gemm_pack_a(int M, int K, const float *a, long rs, long cs,
  * once, exactly like the FMA instruction, so both kernels agree bit for
  * bit (and on aarch64 GCC turns it into fmla). */
 static void kernel_portable(int K, const float *a, const float *b, float *c,
-                            long ldc) {
+                            long ldc, int load) {
   float acc[MR][NR] = {{0}};
+  if (load)
+    for (int i = 0; i < MR; i++)
+      for (int j = 0; j < NR; j++)
+        acc[i][j] = c[(long)i * ldc + j];
   for (int k = 0; k < K; k++) {
     const float *ak = a + (size_t)k * MR, *bk = b + (size_t)k * NR;
     for (int i = 0; i < MR; i++)
@@ -68,13 +72,22 @@ static void gather_portable(int K, const int *koff, const float *const *rows,
 /* The same tile with 12 AVX2 accumulators: 6 rows x 2 vectors of 8
  * columns; per k two loads of B, six broadcasts of A, twelve FMAs. */
 __attribute__((target("avx2,fma"))) static void
-kernel_avx2(int K, const float *a, const float *b, float *c, long ldc) {
+kernel_avx2(int K, const float *a, const float *b, float *c, long ldc,
+            int load) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
   __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
   __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  if (load) {
+    c00 = _mm256_loadu_ps(c), c01 = _mm256_loadu_ps(c + 8);
+    c10 = _mm256_loadu_ps(c + ldc), c11 = _mm256_loadu_ps(c + ldc + 8);
+    c20 = _mm256_loadu_ps(c + 2 * ldc), c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
+    c30 = _mm256_loadu_ps(c + 3 * ldc), c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
+    c40 = _mm256_loadu_ps(c + 4 * ldc), c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
+    c50 = _mm256_loadu_ps(c + 5 * ldc), c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
+  }
   for (int k = 0; k < K; k++) {
     __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), t;
     t = _mm256_broadcast_ss(a + 0);
@@ -170,10 +183,109 @@ gather_avx2(int K, const int *koff, const float *const *rows, const float *b,
   _mm256_storeu_ps(c, c50);
   _mm256_storeu_ps(c + 8, c51);
 }
+
+/* AVX-512: a row of the NR = 16 column tile is one zmm register. Two A
+ * blocks (12 rows) share each B load, so 12 independent FMA chains are in
+ * flight, enough to cover the FMA latency on two ports; per k one load of
+ * B, twelve broadcasts of A, twelve FMAs of 16 lanes. Each element is
+ * still its own fma chain in k order: the same bits as the others. */
+#define A512_ROW(r, p, i)                                                      \
+  c##r = _mm512_fmadd_ps(_mm512_set1_ps((p)[i]), bv, c##r)
+#define A512_STORE(r) _mm512_storeu_ps(c + (long)(r)*ldc, c##r)
+#define A512_LOAD(r) c##r = _mm512_loadu_ps(c + (long)(r)*ldc)
+
+__attribute__((target("avx512f,avx2,fma"))) static void
+kernel_avx512_12(int K, const float *a0, const float *a1, const float *b,
+                 float *c, long ldc, int load) {
+  __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps();
+  __m512 c2 = _mm512_setzero_ps(), c3 = _mm512_setzero_ps();
+  __m512 c4 = _mm512_setzero_ps(), c5 = _mm512_setzero_ps();
+  __m512 c6 = _mm512_setzero_ps(), c7 = _mm512_setzero_ps();
+  __m512 c8 = _mm512_setzero_ps(), c9 = _mm512_setzero_ps();
+  __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
+  if (load) {
+    A512_LOAD(0);
+    A512_LOAD(1);
+    A512_LOAD(2);
+    A512_LOAD(3);
+    A512_LOAD(4);
+    A512_LOAD(5);
+    A512_LOAD(6);
+    A512_LOAD(7);
+    A512_LOAD(8);
+    A512_LOAD(9);
+    A512_LOAD(10);
+    A512_LOAD(11);
+  }
+  for (int k = 0; k < K; k++) {
+    __m512 bv = _mm512_loadu_ps(b);
+    A512_ROW(0, a0, 0);
+    A512_ROW(1, a0, 1);
+    A512_ROW(2, a0, 2);
+    A512_ROW(3, a0, 3);
+    A512_ROW(4, a0, 4);
+    A512_ROW(5, a0, 5);
+    A512_ROW(6, a1, 0);
+    A512_ROW(7, a1, 1);
+    A512_ROW(8, a1, 2);
+    A512_ROW(9, a1, 3);
+    A512_ROW(10, a1, 4);
+    A512_ROW(11, a1, 5);
+    a0 += MR;
+    a1 += MR;
+    b += NR;
+  }
+  A512_STORE(0);
+  A512_STORE(1);
+  A512_STORE(2);
+  A512_STORE(3);
+  A512_STORE(4);
+  A512_STORE(5);
+  A512_STORE(6);
+  A512_STORE(7);
+  A512_STORE(8);
+  A512_STORE(9);
+  A512_STORE(10);
+  A512_STORE(11);
+}
+
+/* One A block (the last when their number is odd). */
+__attribute__((target("avx512f,avx2,fma"))) static void
+kernel_avx512_6(int K, const float *a0, const float *b, float *c, long ldc,
+                int load) {
+  __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps();
+  __m512 c2 = _mm512_setzero_ps(), c3 = _mm512_setzero_ps();
+  __m512 c4 = _mm512_setzero_ps(), c5 = _mm512_setzero_ps();
+  if (load) {
+    A512_LOAD(0);
+    A512_LOAD(1);
+    A512_LOAD(2);
+    A512_LOAD(3);
+    A512_LOAD(4);
+    A512_LOAD(5);
+  }
+  for (int k = 0; k < K; k++) {
+    __m512 bv = _mm512_loadu_ps(b);
+    A512_ROW(0, a0, 0);
+    A512_ROW(1, a0, 1);
+    A512_ROW(2, a0, 2);
+    A512_ROW(3, a0, 3);
+    A512_ROW(4, a0, 4);
+    A512_ROW(5, a0, 5);
+    a0 += MR;
+    b += NR;
+  }
+  A512_STORE(0);
+  A512_STORE(1);
+  A512_STORE(2);
+  A512_STORE(3);
+  A512_STORE(4);
+  A512_STORE(5);
+}
 #endif
 
 typedef void (*gemm_kernel)(int K, const float *a, const float *b, float *c,
-                            long ldc);
+                            long ldc, int load);
 
 static gemm_kernel pick_kernel(void) {
 #if defined(__x86_64__)
@@ -183,15 +295,50 @@ static gemm_kernel pick_kernel(void) {
   return kernel_portable;
 }
 
+/* Blocking. The k range is cut into KC-long blocks and the rows into
+ * MC-row chunks, so that a chunk of A (MC x KC, 192 KB) stays in L2 while
+ * the B panels (KC x NR, 16 KB) pass through L1: without it a layer with
+ * a long k (ResNet's 512-channel 3x3: K = 4608, A = 9.4 MB) streamed all
+ * of A from memory for every B panel. A block after the first continues
+ * its elements' chains from the partial sums stored in C (the kernels'
+ * `load`), so each element is still the one fma chain in k order, and the
+ * blocking changes no bit. The packed layouts are k-major within a block
+ * and a panel, so a k block is a contiguous slice of both. */
+#define KC 256
+#define MC (32 * MR)
+
 void rove_gemm_packed(int Mp, int Np, int K, const float *ap, const float *bp,
                       float *c, long ldc) {
   gemm_kernel kern = pick_kernel();
-  /* A B panel (K x NR) stays in L1 while every A block streams past it
-   * from L2. */
-  for (int n0 = 0; n0 < Np; n0 += NR) {
-    const float *bpan = bp + (size_t)n0 * K;
-    for (int m0 = 0; m0 < Mp; m0 += MR)
-      kern(K, ap + (size_t)m0 * K, bpan, c + (long)m0 * ldc + n0, ldc);
+#if defined(__x86_64__)
+  int avx512 = rove_cpu_level() >= ROVE_CPU_AVX512;
+#endif
+  for (int k0 = 0; k0 < K || k0 == 0; k0 += KC) {
+    int kc = K - k0 < KC ? K - k0 : KC, load = k0 > 0;
+    for (int mc0 = 0; mc0 < Mp; mc0 += MC) {
+      int mc1 = Mp - mc0 < MC ? Mp : mc0 + MC;
+      for (int n0 = 0; n0 < Np; n0 += NR) {
+        const float *bpan = bp + (size_t)n0 * K + (size_t)k0 * NR;
+        int m0 = mc0;
+#if defined(__x86_64__)
+        if (avx512) {
+          for (; m0 + 2 * MR <= mc1; m0 += 2 * MR)
+            kernel_avx512_12(kc, ap + (size_t)m0 * K + (size_t)k0 * MR,
+                             ap + (size_t)(m0 + MR) * K + (size_t)k0 * MR, bpan,
+                             c + (long)m0 * ldc + n0, ldc, load);
+          if (m0 < mc1)
+            kernel_avx512_6(kc, ap + (size_t)m0 * K + (size_t)k0 * MR, bpan,
+                            c + (long)m0 * ldc + n0, ldc, load);
+          continue;
+        }
+#endif
+        for (; m0 < mc1; m0 += MR)
+          kern(kc, ap + (size_t)m0 * K + (size_t)k0 * MR, bpan,
+               c + (long)m0 * ldc + n0, ldc, load);
+      }
+    }
+    if (K == 0)
+      break;
   }
 }
 

@@ -11,9 +11,9 @@
  * it (edges are padded with zeros, never computed another way). So a
  * caller may put the columns of several examples side by side in one
  * call and still get per-example results that are bit-identical for any
- * batch size and any position in the batch. The AVX2+FMA micro-kernel
- * (chosen at run time) and the portable one give the same bits, since
- * both round once per multiply-add.
+ * batch size and any position in the batch. The AVX-512 and AVX2+FMA
+ * micro-kernels (chosen at run time, common/kernels/cpu.h) and the
+ * portable one give the same bits, since all round once per multiply-add.
  *
  * Layouts. A is packed in blocks of ROVE_GEMM_MR rows, k-major: element
  * (m, k) at ap[((m / MR) * K + k) * MR + m % MR]. B is packed in panels

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/kernels/cpu.h"
 #include "common/kernels/gemm.h"
 #include "common/rng.h"
 
@@ -47,40 +48,49 @@ static void fill(float *v, size_t n, uint64_t key) {
     v[i] = 2.0f * rove_rng_uniform(&g) - 1.0f;
 }
 
-/* The documented contract, element by element, against fmaf chains. */
+/* The documented contract, element by element, against fmaf chains, for
+ * every kernel level the CPU has (portable, AVX2, AVX-512: a level it
+ * lacks runs the best it has, which is then checked twice). Shapes cover
+ * one A block, an odd number of blocks (the AVX-512 kernel's pairs plus
+ * one) and an even one, k past one k block (the chains continued from C)
+ * and rows past one row chunk. */
 Test(gemm, every_element_is_an_fma_chain) {
   const int shapes[][3] = {{1, 1, 1},      {6, 16, 5},  {7, 17, 33},
-                           {32, 100, 288}, {13, 40, 3}, {288, 48, 32}};
-  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-    int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], ldc;
-    float *a = falloc((size_t)M * K), *b = falloc((size_t)K * N);
-    float *c = falloc((size_t)rove_gemm_up(M, ROVE_GEMM_MR) *
-                      rove_gemm_up(N, ROVE_GEMM_NR));
-    fill(a, (size_t)M * K, 2 * s);
-    fill(b, (size_t)K * N, 2 * s + 1);
-    run(M, N, K, a, 0, b, c, &ldc);
-    int bad = 0;
-    double maxerr = 0;
-    for (int m = 0; m < M; m++)
-      for (int n = 0; n < N; n++) {
-        float want = 0.0f;
-        double ref = 0;
-        for (int k = 0; k < K; k++) {
-          want = fmaf(a[(size_t)m * K + k], b[(size_t)k * N + n], want);
-          ref += (double)a[(size_t)m * K + k] * b[(size_t)k * N + n];
+                           {32, 100, 288}, {13, 40, 3}, {288, 48, 32},
+                           {200, 40, 600}, {7, 17, 257}};
+  for (int level = ROVE_CPU_PORTABLE; level <= ROVE_CPU_AVX512; level++)
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+      rove_cpu_set_level(level);
+      int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], ldc;
+      float *a = falloc((size_t)M * K), *b = falloc((size_t)K * N);
+      float *c = falloc((size_t)rove_gemm_up(M, ROVE_GEMM_MR) *
+                        rove_gemm_up(N, ROVE_GEMM_NR));
+      fill(a, (size_t)M * K, 2 * s);
+      fill(b, (size_t)K * N, 2 * s + 1);
+      run(M, N, K, a, 0, b, c, &ldc);
+      int bad = 0;
+      double maxerr = 0;
+      for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+          float want = 0.0f;
+          double ref = 0;
+          for (int k = 0; k < K; k++) {
+            want = fmaf(a[(size_t)m * K + k], b[(size_t)k * N + n], want);
+            ref += (double)a[(size_t)m * K + k] * b[(size_t)k * N + n];
+          }
+          float got = c[(size_t)m * ldc + n];
+          bad += memcmp(&got, &want, sizeof got) != 0;
+          maxerr = fmax(maxerr, fabs(got - ref));
         }
-        float got = c[(size_t)m * ldc + n];
-        bad += memcmp(&got, &want, sizeof got) != 0;
-        maxerr = fmax(maxerr, fabs(got - ref));
-      }
-    cr_expect_eq(bad, 0, "%dx%dx%d: %d elements differ from the fma chain", M,
-                 N, K, bad);
-    cr_expect(maxerr < 1e-5 * K, "%dx%dx%d: error %g against double", M, N, K,
-              maxerr);
-    free(a);
-    free(b);
-    free(c);
-  }
+      cr_expect_eq(bad, 0,
+                   "%dx%dx%d (%s): %d elements differ from the fma chain", M, N,
+                   K, rove_cpu_level_name(rove_cpu_level()), bad);
+      cr_expect(maxerr < 1e-5 * K, "%dx%dx%d: error %g against double", M, N, K,
+                maxerr);
+      free(a);
+      free(b);
+      free(c);
+    }
 }
 
 /* Rows and columns moved to another position give the same bits, and the
