@@ -282,6 +282,36 @@ kernel_avx512_6(int K, const float *a0, const float *b, float *c, long ldc,
   A512_STORE(4);
   A512_STORE(5);
 }
+
+/* The gathering tile with AVX-512: one zmm per row, the six broadcasts
+ * from the row pointers at koff[k]. Six chains only (the caller hands six
+ * rows), still twice the columns per FMA of gather_avx2. */
+__attribute__((target("avx512f,avx2,fma"))) static void
+gather_avx512(int K, const int *koff, const float *const *rows, const float *b,
+              float *c, long ldc) {
+  const float *p0 = rows[0], *p1 = rows[1], *p2 = rows[2], *p3 = rows[3],
+              *p4 = rows[4], *p5 = rows[5];
+  __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps();
+  __m512 c2 = _mm512_setzero_ps(), c3 = _mm512_setzero_ps();
+  __m512 c4 = _mm512_setzero_ps(), c5 = _mm512_setzero_ps();
+  for (int k = 0; k < K; k++) {
+    long o = koff[k];
+    __m512 bv = _mm512_loadu_ps(b);
+    c0 = _mm512_fmadd_ps(_mm512_set1_ps(p0[o]), bv, c0);
+    c1 = _mm512_fmadd_ps(_mm512_set1_ps(p1[o]), bv, c1);
+    c2 = _mm512_fmadd_ps(_mm512_set1_ps(p2[o]), bv, c2);
+    c3 = _mm512_fmadd_ps(_mm512_set1_ps(p3[o]), bv, c3);
+    c4 = _mm512_fmadd_ps(_mm512_set1_ps(p4[o]), bv, c4);
+    c5 = _mm512_fmadd_ps(_mm512_set1_ps(p5[o]), bv, c5);
+    b += NR;
+  }
+  A512_STORE(0);
+  A512_STORE(1);
+  A512_STORE(2);
+  A512_STORE(3);
+  A512_STORE(4);
+  A512_STORE(5);
+}
 #endif
 
 typedef void (*gemm_kernel)(int K, const float *a, const float *b, float *c,
@@ -347,7 +377,9 @@ void rove_gemm_gather(int K, const int *koff, const float *const rows[], int Np,
   void (*kern)(int, const int *, const float *const *, const float *, float *,
                long) = gather_portable;
 #if defined(__x86_64__)
-  if (rove_cpu_simd())
+  if (rove_cpu_level() >= ROVE_CPU_AVX512)
+    kern = gather_avx512;
+  else if (rove_cpu_simd())
     kern = gather_avx2;
 #endif
   for (int n0 = 0; n0 < Np; n0 += NR)

@@ -139,14 +139,19 @@ Test(gemm, gather_is_the_same_chain) {
   const float *rows[MRR];
   for (int m = 0; m < MRR; m++)
     rows[m] = src + 7 * m + (m == 3 ? 1000 : 0);
-  rove_gemm_gather(K, koff, rows, np, bp, c, np);
-  for (int m = 0; m < MRR; m++)
-    for (int n = 0; n < N; n++) {
-      float want = 0.0f;
-      for (int k = 0; k < K; k++)
-        want = fmaf(rows[m][koff[k]], b[k * N + n], want);
-      cr_assert(memcmp(&c[m * np + n], &want, sizeof want) == 0,
-                "element (%d, %d): %g, expected %g", m, n, c[m * np + n], want);
-    }
+  for (int level = ROVE_CPU_PORTABLE; level <= ROVE_CPU_AVX512; level++) {
+    rove_cpu_set_level(level);
+    rove_gemm_gather(K, koff, rows, np, bp, c, np);
+    for (int m = 0; m < MRR; m++)
+      for (int n = 0; n < N; n++) {
+        float want = 0.0f;
+        for (int k = 0; k < K; k++)
+          want = fmaf(rows[m][koff[k]], b[k * N + n], want);
+        cr_assert(memcmp(&c[m * np + n], &want, sizeof want) == 0,
+                  "element (%d, %d) (%s): %g, expected %g", m, n,
+                  rove_cpu_level_name(rove_cpu_level()), c[m * np + n], want);
+      }
+  }
+  rove_cpu_set_level(-1);
   free(bp);
 }
