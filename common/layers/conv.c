@@ -8,6 +8,7 @@
 #include "common/kernels/cpu.h"
 #include "common/kernels/depthwise.h"
 #include "common/kernels/gemm.h"
+#include "common/kernels/winograd.h"
 #include "common/layers/util.h"
 
 /* Params: W[K][C/groups][kh][kw], then bias[K] when has_bias (the ONNX and
@@ -188,7 +189,11 @@ static size_t conv_workspace(const rove_node *n, int B) {
   if (corr_ok(&g))
     bwd = corr_workspace(&g);
   size_t w = fwd > bwd ? fwd : bwd;
-  return w > dw ? w : dw;
+  w = w > dw ? w : dw;
+  if ((rove_wino_use(&g, 0) || rove_wino_use(&g, 1)) &&
+      rove_wino_workspace(&g) > w)
+    w = rove_wino_workspace(&g);
+  return w;
 }
 
 /* Copies len input pixels starting at column iw0 with stride sw from the
@@ -476,6 +481,10 @@ static void conv_forward(const rove_node *n, const float *p, int B,
     rove_dw_forward(&g, p, bias, B, x[0], y, ws);
     return;
   }
+  if (rove_wino_use(&g, 0)) {
+    rove_wino_forward(&g, p, bias, B, x[0], y, 0, ws);
+    return;
+  }
   if (gather_ok(n)) {
     conv_forward_gather(&g, p, bias, B, x[0], y, ws, 0);
     return;
@@ -644,6 +653,10 @@ static void conv_backward(const rove_node *n, const float *p, int B,
     return;
   if (rove_dw_use(&g)) {
     rove_dw_backward_x(&g, p, B, dy, dx[0], ws);
+    return;
+  }
+  if (rove_wino_use(&g, 1)) {
+    rove_wino_backward_x(&g, p, B, dy, dx[0], ws);
     return;
   }
   if (corr_ok(&g)) {

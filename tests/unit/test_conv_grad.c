@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/kernels/cpu.h"
 #include "common/kernels/depthwise.h"
+#include "common/kernels/winograd.h"
 #include "common/layer.h"
 #include "common/layers/util.h"
 #include "common/rng.h"
@@ -386,4 +387,47 @@ Test(conv_grad, depthwise_direct_kernels) {
   printf("depthwise forms compared: portable, AVX2, AVX-512 (this CPU runs "
          "form %d)\n",
          rove_dw_form());
+}
+
+/* ---- Winograd F(2x2, 3x3) (common/kernels/winograd.c) ------------------ */
+
+/* Odd maps (a cropped last tile), padding 0, 1 and 2, channel counts not
+ * multiples of the GEMM's tiles, a batch whose tiles cross chunks: in
+ * mode all, against the double sums, batch 1 = batch B and portable =
+ * SIMD (check). The last geometry takes the default policy's input
+ * gradient (256 channels). */
+Test(conv_grad, winograd_f2x2_3x3) {
+  static const geom wg[] = {
+      {16, 9, 11, 16, 3, 3, 1, 1, 1, 1, 1, 1, 3},
+      {20, 7, 8, 17, 3, 3, 1, 1, 1, 1, 0, 1, 2},
+      {16, 6, 6, 24, 3, 3, 1, 1, 1, 1, 2, 1, 2},
+      {3, 10, 12, 5, 3, 3, 1, 1, 1, 1, 1, 1, 4},
+      {8, 33, 30, 8, 3, 3, 1, 1, 1, 1, 1, 1, 2},
+  };
+  rove_wino_set_mode(ROVE_WINO_ALL);
+  for (unsigned i = 0; i < sizeof wg / sizeof wg[0]; i++)
+    check(&wg[i], 200 + i);
+  rove_wino_set_mode(ROVE_WINO_AUTO);
+  geom big = {256, 4, 4, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+  rove_conv_geom t = {.C = 256,
+                      .K = 256,
+                      .G = 1,
+                      .Cg = 256,
+                      .Kg = 256,
+                      .kh = 3,
+                      .kw = 3,
+                      .sh = 1,
+                      .sw = 1,
+                      .dh = 1,
+                      .dw = 1,
+                      .H = 4,
+                      .W = 4,
+                      .OH = 4,
+                      .OW = 4,
+                      .pt = 1,
+                      .pl = 1};
+  cr_assert(rove_wino_use(&t, 1) && !rove_wino_use(&t, 0),
+            "the default policy: a 4x4 map with 256 channels takes Winograd "
+            "for the input gradient only");
+  check(&big, 210);
 }

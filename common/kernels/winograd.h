@@ -1,0 +1,55 @@
+/* winograd.h - 3x3 stride-1 convolution by Winograd's minimal filtering
+ * F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural
+ * Networks", CVPR 2016): each 2x2 block of outputs (a tile) from its 4x4
+ * input patch with 16 multiplies per channel pair instead of 36, the
+ * multiplies being 16 GEMMs (one per point of the transformed tile) of the
+ * transformed kernel (K x C) by the transformed input patches (C x
+ * tiles). 2.25x fewer multiply-adds; the transforms are additions, and
+ * halvings for the kernel.
+ *
+ * Results differ from a direct convolution by rounding only (the
+ * transforms are exact up to a few ulps of the terms' magnitudes): well
+ * inside the ONNX fixture tolerances. Each output is a fixed expression
+ * (the transforms in a fixed order around rove_gemm's per-element fma
+ * chains over the channels), so per-example results are bit-identical for
+ * any batch size and position, and the portable and SIMD kernels give the
+ * same bits. */
+#ifndef ROVE_COMMON_KERNELS_WINOGRAD_H
+#define ROVE_COMMON_KERNELS_WINOGRAD_H
+
+#include <stddef.h>
+
+#include "common/kernels/conv_kernels.h"
+
+/* Modes: off (the direct GEMM paths always), auto (where it measured
+ * faster: at least 256 input and output channels, and for the forward a
+ * map of at least 8 x 8; the default), all (every eligible geometry: for
+ * tests). ROVE_WINOGRAD=0 or =all in the environment sets off or all. */
+#define ROVE_WINO_OFF 0
+#define ROVE_WINO_AUTO 1
+#define ROVE_WINO_ALL 2
+void rove_wino_set_mode(int mode);
+
+/* 1 when the convolution layer runs g's forward (backward = 0) or input
+ * gradient (backward = 1) by Winograd: 3x3, stride 1, no dilation, one
+ * group, and the mode says so. */
+int rove_wino_use(const rove_conv_geom *g, int backward);
+
+/* Workspace in floats. */
+size_t rove_wino_workspace(const rove_conv_geom *g);
+
+/* y[b] = conv(x[b], w) + bias (bias may be NULL), or with acc y[b] +=
+ * conv(x[b], w) (bias ignored). w: K x C x 3 x 3. Any padding (also
+ * negative or larger than the kernel): taps outside x read zero, and the
+ * output has g->OH x g->OW pixels. */
+void rove_wino_forward(const rove_conv_geom *g, const float *w,
+                       const float *bias, int B, const float *x, float *y,
+                       int acc, float *ws);
+
+/* dx[b] += the gradient of y = conv(x, w) with respect to x given dy: the
+ * stride-1 convolution of dy with the transposed, flipped kernel, by
+ * rove_wino_forward. Workspace: rove_wino_workspace(g). */
+void rove_wino_backward_x(const rove_conv_geom *g, const float *w, int B,
+                          const float *dy, float *dx, float *ws);
+
+#endif
