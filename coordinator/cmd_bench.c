@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <cblas.h>
@@ -30,7 +31,10 @@ static void usage(FILE *f) {
          "the GFLOP/s they achieve (2 FLOPs per MAC; a step counts the "
          "forward\n"
          "and the backward-to-input GEMMs, 4 FLOPs per MAC), and the OpenBLAS\n"
-         "sgemm GFLOP/s measured in the same run for comparison.\n\n"
+         "sgemm GFLOP/s measured in the same run for comparison, the\n"
+         "level of rove's kernels that ran (avx512, avx2 or portable;\n"
+         "ROVE_SIMD=avx2|portable caps it) and the process's peak\n"
+         "resident memory (what one rank needs at batch B).\n\n"
          "  --model MODEL  also benchmark this model (.rove or ONNX)\n"
          "  --batch B      the large batch (default 100)\n"
          "  --min-time S   seconds each figure is timed for (default 1.0)\n"
@@ -345,12 +349,17 @@ int rove_cmd_bench(int argc, char **argv) {
     }
   }
 
+  /* The process's peak resident memory: the models, their activations
+   * and gradients at batch B, the workspaces (what one rank needs). */
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double peak_mib = (double)ru.ru_maxrss / 1024.0;
   if (json) {
     printf("{\"openblas_core\": \"%s\", \"blas_threads\": %d, "
-           "\"rove_kernels\": \"%s\", \"sgemm_n\": %d, \"sgemm_gflops\": "
-           "%.2f, \"results\": [",
+           "\"rove_kernels\": \"%s\", \"peak_rss_mib\": %.1f, "
+           "\"sgemm_n\": %d, \"sgemm_gflops\": %.2f, \"results\": [",
            openblas_get_corename(), openblas_get_num_threads(),
-           rove_cpu_level_name(rove_cpu_level()), g.n, gemm_gflops);
+           rove_cpu_level_name(rove_cpu_level()), peak_mib, g.n, gemm_gflops);
     for (int i = 0; i < nf; i++) {
       printf("%s\n  {\"model\": \"", i ? "," : "");
       for (const char *p = figs[i].model; *p; p++)
@@ -380,9 +389,10 @@ int rove_cmd_bench(int argc, char **argv) {
     }
     printf("}\n");
   } else {
-    printf("openblas core %s, %d BLAS thread(s); rove kernels %s\n",
+    printf("openblas core %s, %d BLAS thread(s); rove kernels %s; peak "
+           "RSS %.1f MiB\n",
            openblas_get_corename(), openblas_get_num_threads(),
-           rove_cpu_level_name(rove_cpu_level()));
+           rove_cpu_level_name(rove_cpu_level()), peak_mib);
     printf("sgemm %dx%dx%d: %.1f GFLOP/s\n\n", g.n, g.n, g.n, gemm_gflops);
     for (int i = 0; i < nm; i++)
       printf("%s: %.0f MACs per example\n", labels[i],
