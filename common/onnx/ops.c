@@ -29,6 +29,19 @@ static int ox_op_binary(ox_ctx *c, int bin, int rove_op) {
     int in[2] = {va->node, vb->node};
     return ox_emit_out(c, rove_op, in, 2, &a, NULL);
   }
+  if (va->kind != OX_CONST && vb->kind != OX_CONST) {
+    /* Two activations, not both plain: a pending QuantizeLinear or
+     * quantized integers, which ox_in_node refuses with the reason (the
+     * fuzzer's corpus/fuzz_onnx/regress-add-quantized-operand read the
+     * missing constant of such an Add). */
+    ox_value *x0, *x1;
+    ROVE_TRY(ox_in_node(c, 0, &x0));
+    ROVE_TRY(ox_in_node(c, 1, &x1));
+    rove_attrs a;
+    rove_attrs_default(&a);
+    int in[2] = {x0->node, x1->node};
+    return ox_emit_out(c, rove_op, in, 2, &a, NULL);
+  }
   int const_first = va->kind == OX_CONST;
   ox_value *x;
   ROVE_TRY(ox_in_node(c, const_first ? 1 : 0, &x));
