@@ -56,17 +56,18 @@ class PreActBlock(nn.Module):
 
 
 class PreActResNet18(nn.Module):
-    def __init__(self, classes=10):
+    def __init__(self, classes=10, width=64):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
-        layers, cin = [], 64
-        for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        w = width
+        self.conv1 = nn.Conv2d(3, w, 3, 1, 1, bias=False)
+        layers, cin = [], w
+        for cout, stride in ((w, 1), (2 * w, 2), (4 * w, 2), (8 * w, 2)):
             layers += [PreActBlock(cin, cout, stride),
                        PreActBlock(cout, cout, 1)]
             cin = cout
         self.layers = nn.Sequential(*layers)
-        self.bn = nn.BatchNorm2d(512)
-        self.linear = nn.Linear(512, classes)
+        self.bn = nn.BatchNorm2d(8 * w)
+        self.linear = nn.Linear(8 * w, classes)
 
     def forward(self, x):
         out = self.layers(self.conv1(x))
@@ -113,17 +114,38 @@ class WideResNet(nn.Module):
         return self.fc(torch.flatten(o, 1))
 
 
-def resnet18_cifar():
+def resnet18_cifar(width=64):
+    """torchvision's resnet18 with the CIFAR stem; width < 64 scales every
+    stage (for the small test fixtures), built from torchvision's own
+    BasicBlock."""
     import torchvision
+    from torchvision.models.resnet import BasicBlock
     m = torchvision.models.resnet18(num_classes=10)
-    m.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+    if width != 64:
+        def stage(cin, cout, stride):
+            down = None
+            if stride != 1 or cin != cout:
+                down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride,
+                                               bias=False),
+                                     nn.BatchNorm2d(cout))
+            return nn.Sequential(BasicBlock(cin, cout, stride, down),
+                                 BasicBlock(cout, cout))
+        w = width
+        m.bn1 = nn.BatchNorm2d(w)
+        m.layer1 = stage(w, w, 1)
+        m.layer2 = stage(w, 2 * w, 2)
+        m.layer3 = stage(2 * w, 4 * w, 2)
+        m.layer4 = stage(4 * w, 8 * w, 2)
+        m.fc = nn.Linear(8 * w, 10)
+    m.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
     m.maxpool = nn.Identity()
     return m
 
 
-def mobilenet_v2_cifar():
+def mobilenet_v2_cifar(width_mult=1.0, setting=None):
     import torchvision
-    m = torchvision.models.mobilenet_v2(num_classes=10, width_mult=1.0)
+    m = torchvision.models.mobilenet_v2(num_classes=10, width_mult=width_mult,
+                                        inverted_residual_setting=setting)
     m.features[0][0].stride = (1, 1)
     return m
 
@@ -137,9 +159,11 @@ ARCHS = {
 }
 
 
-def build(arch, seed=0):
-    """The module in eval mode with weights and BN statistics from seed."""
-    ctor, shape = ARCHS[arch]
+def build(arch, seed=0, ctor=None, shape=None):
+    """The module in eval mode with weights and BN statistics from seed
+    (ctor and shape: another constructor, for the small test fixtures)."""
+    if ctor is None:
+        ctor, shape = ARCHS[arch]
     torch.manual_seed(seed)
     m = ctor()
     g = torch.Generator().manual_seed(seed + 1)
@@ -154,8 +178,8 @@ def build(arch, seed=0):
     return m.eval(), shape
 
 
-def export(arch, path, seed=0):
-    m, shape = build(arch, seed)
+def export(arch, path, seed=0, ctor=None, shape=None):
+    m, shape = build(arch, seed, ctor, shape)
     x = torch.rand(1, *shape)
     torch.onnx.export(m, x, path, opset_version=13, input_names=["x"],
                       output_names=["logits"],

@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/kernels/cpu.h"
 #include "common/model.h"
+#include "common/onnx.h"
 #include "common/rng.h"
 
 static float *falloc(size_t n) {
@@ -340,22 +341,22 @@ Test(model, builder_errors_name_the_node) {
   expect_error(ROVE_OP_MUL, (int[]){0}, 1, &a, 3);
 }
 
-/* Logits and input gradients of B examples, with the SIMD kernels on or
- * off. */
-static void run_kernels(const rove_model *m, int B, int simd, float *z,
+/* Logits and input gradients of B examples at a kernel level
+ * (rove_cpu_set_level: 0 portable, -1 the best the CPU has). */
+static void run_kernels(const rove_model *m, int B, int level, float *z,
                         float *dx) {
   rove_exec e;
   size_t d = (size_t)rove_shape_numel(&m->in), N = (size_t)m->n_classes;
   float *x = falloc((size_t)B * d), *r = falloc((size_t)B * N);
   fill_uniform(x, (size_t)B * d, 0, 1, 21);
   fill_uniform(r, (size_t)B * N, -1, 1, 22);
-  rove_cpu_set_simd(simd);
+  rove_cpu_set_level(level);
   cr_assert_eq(rove_exec_init(&e, m, B), 0);
   rove_exec_forward(&e, B, x);
   memcpy(z, rove_exec_logits(&e), (size_t)B * N * sizeof(float));
   rove_exec_backward(&e, B, x, r, dx, NULL);
   rove_exec_deinit(&e);
-  rove_cpu_set_simd(1);
+  rove_cpu_set_level(-1);
   free(x);
   free(r);
 }
@@ -386,7 +387,7 @@ Test(model, simd_and_portable_kernels_agree_bit_for_bit) {
     float *z0 = falloc(B * N), *z1 = falloc(B * N);
     float *dx0 = falloc(B * d), *dx1 = falloc(B * d);
     run_kernels(&ms[i], B, 0, z0, dx0);
-    run_kernels(&ms[i], B, 1, z1, dx1);
+    run_kernels(&ms[i], B, -1, z1, dx1);
     cr_expect(memcmp(z0, z1, B * N * sizeof(float)) == 0,
               "model %d: logits differ between the kernels", i);
     cr_expect(memcmp(dx0, dx1, B * d * sizeof(float)) == 0,
@@ -396,5 +397,56 @@ Test(model, simd_and_portable_kernels_agree_bit_for_bit) {
     free(dx0);
     free(dx1);
     rove_model_deinit(&ms[i]);
+  }
+}
+
+/* The benchmark architectures (bench/bench_models.py), small
+ * (tests/fixtures/gen_bench_fixtures.py): torchvision ResNet-18 with the
+ * CIFAR stem, PreAct ResNet-18, WideResNet-10-1 and MobileNetV2, with
+ * random weights and BatchNorm statistics. Every example's logits and
+ * input gradient are the same bits alone (batch 1) and inside a batch of
+ * 4, and at every kernel level (portable, AVX2, AVX-512; a level the CPU
+ * lacks runs the best it has). test_model_winograd runs this again with
+ * Winograd on every 3x3 stride-1 convolution. */
+Test(model, bench_architectures_are_bit_identical) {
+  static const char *const fx[] = {"tests/fixtures/bench_resnet18.onnx",
+                                   "tests/fixtures/bench_preact_resnet18.onnx",
+                                   "tests/fixtures/bench_wrn.onnx",
+                                   "tests/fixtures/bench_mobilenet_v2.onnx"};
+  for (unsigned f = 0; f < sizeof fx / sizeof fx[0]; f++) {
+    rove_model m;
+    cr_assert_eq(rove_onnx_load(&m, fx[f]), 0, "%s", rove_error_message());
+    const int B = 4;
+    size_t d = (size_t)rove_shape_numel(&m.in), N = (size_t)m.n_classes;
+    float *z[3], *dx[3];
+    for (int level = 0; level < 3; level++) {
+      z[level] = falloc(B * N);
+      dx[level] = falloc(B * d);
+      run_kernels(&m, B, level, z[level], dx[level]);
+    }
+    for (int level = 1; level < 3; level++) {
+      cr_expect(memcmp(z[0], z[level], B * N * sizeof(float)) == 0,
+                "%s: logits at level %d differ from portable", fx[f], level);
+      cr_expect(memcmp(dx[0], dx[level], B * d * sizeof(float)) == 0,
+                "%s: input gradients at level %d differ from portable", fx[f],
+                level);
+    }
+    /* run_kernels draws the batch from fixed seeds: example 0 alone is
+     * example 0 of the batch. */
+    float *z1 = falloc(N), *dx1 = falloc(d);
+    run_kernels(&m, 1, -1, z1, dx1);
+    cr_expect(memcmp(z1, z[0], N * sizeof(float)) == 0,
+              "%s: example 0's logits differ between batch 1 and 4", fx[f]);
+    cr_expect(memcmp(dx1, dx[0], d * sizeof(float)) == 0,
+              "%s: example 0's input gradient differs between batch 1 and 4",
+              fx[f]);
+    cr_expect(isfinite(z[0][0]) && fabsf(z[0][0]) < 1e6f);
+    free(z1);
+    free(dx1);
+    for (int level = 0; level < 3; level++) {
+      free(z[level]);
+      free(dx[level]);
+    }
+    rove_model_deinit(&m);
   }
 }
