@@ -106,14 +106,11 @@ row_avx2(const float *const *tp, const float *w, int taps, int n, float *out,
       s = _mm256_add_ps(s, _mm256_set1_ps(*bias));
     _mm256_storeu_ps(out + o, s);
   }
-  for (; o < n; o++) {
-    float s = 0.0f;
+  if (o < n) { /* the last outputs one at a time: the same chains */
+    const float *rest[MAXT];
     for (int t = 0; t < taps; t++)
-      s = fmaf(w[t], tp[t][o], s);
-    if (acc)
-      out[o] += s;
-    else
-      out[o] = bias ? s + *bias : s;
+      rest[t] = tp[t] + o;
+    row_portable(rest, w, taps, n - o, out + o, bias, acc);
   }
 }
 

@@ -53,3 +53,17 @@ stop_live_sensors() {
   local p
   for p in "${LIVE_SENSORS[@]}"; do kill "$p" 2>/dev/null || true; done
 }
+
+# free_port : prints a TCP port on 127.0.0.1 that nothing listens on (a
+# random one of 20000-39999; fails after 50 tries).
+free_port() {
+  local p
+  for _ in $(seq 1 50); do
+    p=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  fail "no free port"
+}

@@ -24,12 +24,8 @@ D="$T/sys/sys/bus/i2c/drivers/ina3221x/6-0040/iio:device0"
 mkdir -p "$D"
 echo POM_5V_IN >"$D/rail_name_0"
 live_sensor "$D/in_power0_input" 4321
-port=0
-for _ in $(seq 1 50); do
-  p=$((20000 + RANDOM % 20000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
-done
-[ "$port" -ne 0 ] || fail "no free port"
+port=$(free_port)
+[ -n "$port" ] || fail "no free port"
 
 # The CI job, one shard (part 0 of 6), with models from the source tree.
 sed -e "s|\.\./tests/fixtures/|$ROVE_SRC/tests/fixtures/|" "$ROVE_SRC/jobs/ci.job" >"$T/plain.job"

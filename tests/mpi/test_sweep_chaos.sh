@@ -99,12 +99,8 @@ echo "ok: $kills kills of random ranks (coordinator included), then resume: iden
 # the uninterrupted run's.
 EKILLS=${CHAOS_ENERGY_KILLS:-6}
 head -c 32 /dev/urandom | base64 >"$WORK/tok"
-port=0
-for _ in $(seq 1 50); do
-  p=$((20000 + RANDOM % 20000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
-done
-[ "$port" -ne 0 ] || fail "no free port"
+port=$(free_port)
+[ -n "$port" ] || fail "no free port"
 cp "$JOB" "$WORK/energy.job"
 printf '\n[energy]\nlisten = 127.0.0.1\nport = %s\ntoken = %s\nboards = nano\nwait = 120\n' \
   "$port" "$WORK/tok" >>"$WORK/energy.job"

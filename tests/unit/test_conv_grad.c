@@ -37,26 +37,32 @@ static float *rnd(size_t n, uint32_t key) {
   return v;
 }
 
+/* The conv node of geometry g, set up (with a bias). */
+static void conv_node(const geom *g, uint32_t key, rove_node *n) {
+  memset(n, 0, sizeof *n);
+  n->op = ROVE_OP_CONV;
+  n->n_in = 1;
+  snprintf(n->name, sizeof n->name, "conv%u", key);
+  rove_attrs_default(&n->a);
+  n->a.out = g->K;
+  n->a.kh = g->kh;
+  n->a.kw = g->kw;
+  n->a.sh = g->sh;
+  n->a.sw = g->sw;
+  n->a.dh = g->dh;
+  n->a.dw = g->dw;
+  n->a.pt = n->a.pl = n->a.pb = n->a.pr = g->pad;
+  n->a.groups = g->groups;
+  n->a.has_bias = 1;
+  rove_layer__shape3(&n->ins[0], g->C, g->H, g->W);
+  cr_assert_eq(rove_layers[ROVE_OP_CONV]->setup(n), 0, "%s",
+               rove_error_message());
+}
+
 static void check(const geom *g, uint32_t key) {
   rove_node n;
-  memset(&n, 0, sizeof n);
-  n.op = ROVE_OP_CONV;
-  n.n_in = 1;
-  snprintf(n.name, sizeof n.name, "conv%u", key);
-  rove_attrs_default(&n.a);
-  n.a.out = g->K;
-  n.a.kh = g->kh;
-  n.a.kw = g->kw;
-  n.a.sh = g->sh;
-  n.a.sw = g->sw;
-  n.a.dh = g->dh;
-  n.a.dw = g->dw;
-  n.a.pt = n.a.pl = n.a.pb = n.a.pr = g->pad;
-  n.a.groups = g->groups;
-  n.a.has_bias = 1;
-  rove_layer__shape3(&n.ins[0], g->C, g->H, g->W);
+  conv_node(g, key, &n);
   const rove_layer_ops *ops = rove_layers[ROVE_OP_CONV];
-  cr_assert_eq(ops->setup(&n), 0, "%s", rove_error_message());
   int B = g->B, OH = n.out.d[1], OW = n.out.d[2], P = OH * OW;
   int Cg = g->C / g->groups, Kg = g->K / g->groups;
   size_t R = (size_t)Cg * g->kh * g->kw, nx = (size_t)B * g->C * g->H * g->W;
@@ -295,22 +301,9 @@ static const geom dw_geoms[] = {
 static void dw_run(const geom *g, int form, float **y, float **dx, float **dp,
                    size_t *ny, size_t *nx, size_t *np) {
   rove_node n;
-  memset(&n, 0, sizeof n);
-  n.op = ROVE_OP_CONV;
-  n.n_in = 1;
-  rove_attrs_default(&n.a);
-  n.a.out = g->K;
-  n.a.kh = g->kh;
-  n.a.kw = g->kw;
-  n.a.sh = g->sh;
-  n.a.sw = g->sw;
-  n.a.pt = n.a.pl = n.a.pb = n.a.pr = g->pad;
-  n.a.groups = g->groups;
-  n.a.has_bias = 1;
-  rove_layer__shape3(&n.ins[0], g->C, g->H, g->W);
-  const rove_layer_ops *ops = rove_layers[ROVE_OP_CONV];
   rove_dw_set_form(form);
-  cr_assert_eq(ops->setup(&n), 0, "%s", rove_error_message());
+  conv_node(g, 0, &n);
+  const rove_layer_ops *ops = rove_layers[ROVE_OP_CONV];
   *nx = (size_t)g->B * g->C * g->H * g->W;
   *ny = (size_t)g->B * g->K * n.out.d[1] * n.out.d[2];
   *np = n.n_params;
