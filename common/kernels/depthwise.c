@@ -204,8 +204,63 @@ static void tap_runs(const rove_conv_geom *g, const float *base, int hp, int wq,
     }
 }
 
+/* Maps narrower than one vector (MobileNetV2's last stages: 960 channels
+ * of 2x2) gain nothing from a padded copy and row calls, which cost more
+ * than their 36 multiply-adds: each output is the chain over the taps
+ * that fall inside x. A tap outside would add fmaf(w, 0, s) = s (s is
+ * never -0: it starts at +0 and an exact zero sum rounds to +0), so the
+ * bits are those of the padded form. */
+#define SMALL_FWD_BODY                                                         \
+  int taps = g->kh * g->kw;                                                    \
+  size_t plane = (size_t)g->H * g->W, oplane = (size_t)g->OH * g->OW;          \
+  for (int b = 0; b < B; b++)                                                  \
+    for (int c = 0; c < g->C; c++) {                                           \
+      const float *xc = x + ((size_t)b * g->C + c) * plane;                    \
+      const float *wc = w + (size_t)c * taps;                                  \
+      float *yc = y + ((size_t)b * g->C + c) * oplane;                         \
+      for (int oh = 0; oh < g->OH; oh++)                                       \
+        for (int ow = 0; ow < g->OW; ow++) {                                   \
+          float s = 0.0f;                                                      \
+          for (int i = 0; i < g->kh; i++) {                                    \
+            int ih = oh * g->sh + i - g->pt;                                   \
+            if (ih < 0 || ih >= g->H)                                          \
+              continue;                                                        \
+            for (int j = 0; j < g->kw; j++) {                                  \
+              int iw = ow * g->sw + j - g->pl;                                 \
+              if (iw >= 0 && iw < g->W)                                        \
+                s = fmaf(wc[i * g->kw + j], xc[(size_t)ih * g->W + iw], s);    \
+            }                                                                  \
+          }                                                                    \
+          yc[(size_t)oh * g->OW + ow] = bias ? s + bias[c] : s;                \
+        }                                                                      \
+    }
+
+static void small_fwd_portable(const rove_conv_geom *g, const float *w,
+                               const float *bias, int B, const float *x,
+                               float *y) {
+  SMALL_FWD_BODY
+}
+
+#if defined(__x86_64__)
+__attribute__((target("fma"))) static void
+small_fwd_fma(const rove_conv_geom *g, const float *w, const float *bias, int B,
+              const float *x, float *y) {
+  SMALL_FWD_BODY
+}
+#endif
+
 void rove_dw_forward(const rove_conv_geom *g, const float *w, const float *bias,
                      int B, const float *x, float *y, float *ws) {
+  if (g->OW < 8) {
+#if defined(__x86_64__)
+    if (rove_dw_form() >= 1) {
+      small_fwd_fma(g, w, bias, B, x, y);
+      return;
+    }
+#endif
+    small_fwd_portable(g, w, bias, B, x, y);
+    return;
+  }
   row_fn row = row_kernel();
   int hp, wp, taps = g->kh * g->kw;
   fwd_dims(g, &hp, &wp);
@@ -275,7 +330,10 @@ void rove_dw_backward_x(const rove_conv_geom *g, const float *w, int B,
                         const float *dy, float *dx, float *ws) {
   int kh = g->kh, kw = g->kw, taps = kh * kw;
   size_t plane = (size_t)g->H * g->W, oplane = (size_t)g->OH * g->OW;
-  if (g->sh == 1 && g->sw == 1) {
+  /* Stride 1 on maps of a vector or more: the correlation of padded dy
+   * with the flipped kernel, a vector of inputs at a time. Narrower maps
+   * (and strides) take the scatter, which needs no padded copy. */
+  if (g->sh == 1 && g->sw == 1 && g->W >= 8) {
     row_fn row = row_kernel();
     int hp = g->H + kh - 1, wp = g->W + kw - 1;
     for (int c = 0; c < g->C; c++) {

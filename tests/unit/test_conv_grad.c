@@ -283,9 +283,9 @@ Test(conv_grad, input_gradient_paths) {
 /* ---- the direct depthwise kernels (common/kernels/depthwise.c) --------- */
 
 /* Depthwise geometries (groups = C = K) covering the kernels' edges: rows
- * past one AVX-512 vector with a scalar tail, channels not a multiple of
- * anything, odd sizes, no padding, stride 2 (the scatter backward), a
- * 5x5 kernel, asymmetric maps. */
+ * past one AVX-512 vector with a scalar tail, maps narrower than a vector,
+ * channels not a multiple of anything, odd sizes, no padding, stride 2 (the
+ * scatter backward), a 5x5 kernel, asymmetric maps. */
 static const geom dw_geoms[] = {
     {5, 9, 19, 5, 3, 3, 1, 1, 1, 1, 1, 5, 4},
     {3, 8, 7, 3, 3, 3, 2, 2, 1, 1, 1, 3, 3},
@@ -294,6 +294,9 @@ static const geom dw_geoms[] = {
     {6, 7, 9, 6, 3, 3, 1, 1, 1, 1, 0, 6, 2},
     {2, 11, 40, 2, 3, 3, 2, 2, 1, 1, 1, 2, 2},
     {8, 4, 4, 8, 3, 3, 1, 1, 1, 1, 1, 8, 5},
+    /* maps narrower than a vector (no padded copy): 2x2 and 7x3 */
+    {12, 2, 2, 12, 3, 3, 1, 1, 1, 1, 1, 12, 6},
+    {5, 7, 3, 5, 3, 3, 1, 1, 1, 1, 1, 5, 3},
 };
 
 /* y, dx (from 0.5) and dp (from 0.5) of one geometry with the depthwise
