@@ -155,7 +155,9 @@ int ox_tensor_from_proto(const char *what, const char *where,
       return ROVE_ERR(ROVE_EFORMAT, "%s: %s is too large", what, where);
   }
   int isint = ox_is_int_elem(elem);
-  ROVE_TRY(ox_tensor_alloc(t, isint, elem, (int)p->n_dims, p->dims));
+  /* The values present must match the dims before anything is allocated:
+   * a few bytes of model may declare a tensor of gigabytes (the fuzzer's
+   * corpus/fuzz_onnx/regress-huge-dims-no-data asked for 8 GB). */
   int64_t have;
   if (p->has_raw_data && p->raw_data.len > 0) {
     have = (int64_t)(p->raw_data.len / (size_t)sz);
@@ -173,12 +175,11 @@ int ox_tensor_from_proto(const char *what, const char *where,
   } else {
     have = (int64_t)p->n_int32_data;
   }
-  if (have != n) {
-    ox_tensor_free(t);
+  if (have != n)
     return ROVE_ERR(ROVE_EFORMAT,
                     "%s: %s holds %lld values but its dims need %lld", what,
                     where, (long long)have, (long long)n);
-  }
+  ROVE_TRY(ox_tensor_alloc(t, isint, elem, (int)p->n_dims, p->dims));
   for (int64_t k = 0; k < n; k++) {
     if (p->has_raw_data && p->raw_data.len > 0) {
       const uint8_t *q = p->raw_data.data + (size_t)k * (size_t)sz;
