@@ -16,7 +16,7 @@
 
 #define MAXK 7 /* largest kernel side taken */
 
-static atomic_int forced = -1; /* rove_dw_set_form */
+static atomic_int enabled = 1; /* rove_dw_enable */
 
 int rove_dw_ok(const rove_conv_geom *g) {
   return g->G == g->C && g->K == g->C && g->Cg == 1 && g->Kg == 1 &&
@@ -25,8 +25,7 @@ int rove_dw_ok(const rove_conv_geom *g) {
 }
 
 int rove_dw_use(const rove_conv_geom *g) {
-  return rove_dw_ok(g) &&
-         atomic_load_explicit(&forced, memory_order_relaxed) != -2;
+  return rove_dw_ok(g) && atomic_load_explicit(&enabled, memory_order_relaxed);
 }
 
 /* The padded planes: forward (and weight gradient) reads x padded to
@@ -139,18 +138,8 @@ row_avx512(const float *const *tp, const float *w, int taps, int n, float *out,
 
 /* ---- the form ----------------------------------------------------------- */
 
-void rove_dw_set_form(int form) {
-  atomic_store_explicit(&forced, form, memory_order_relaxed);
-}
-
-static int best_form(void) {
-  return rove_cpu_level();
-}
-
-int rove_dw_form(void) {
-  int f = atomic_load_explicit(&forced, memory_order_relaxed);
-  int best = best_form();
-  return f < 0 || f > best ? best : f;
+void rove_dw_enable(int on) {
+  atomic_store_explicit(&enabled, on != 0, memory_order_relaxed);
 }
 
 typedef void (*row_fn)(const float *const *, const float *, int, int, float *,
@@ -158,7 +147,7 @@ typedef void (*row_fn)(const float *const *, const float *, int, int, float *,
 
 static row_fn row_kernel(void) {
 #if defined(__x86_64__)
-  switch (rove_dw_form()) {
+  switch (rove_cpu_level()) {
   case 2: return row_avx512;
   case 1: return row_avx2;
   default: break;
@@ -253,7 +242,7 @@ void rove_dw_forward(const rove_conv_geom *g, const float *w, const float *bias,
                      int B, const float *x, float *y, float *ws) {
   if (g->OW < 8) {
 #if defined(__x86_64__)
-    if (rove_dw_form() >= 1) {
+    if (rove_cpu_level() >= 1) {
       small_fwd_fma(g, w, bias, B, x, y);
       return;
     }
@@ -359,7 +348,7 @@ void rove_dw_backward_x(const rove_conv_geom *g, const float *w, int B,
    * (oh, ow, i, j) order; fmaf is one instruction in the FMA build and a
    * libm call in the portable one, the same bits either way. */
 #if defined(__x86_64__)
-  if (rove_dw_form() >= 1) {
+  if (rove_cpu_level() >= 1) {
     scatter_fma(g, w, B, dy, dx);
     return;
   }
@@ -413,7 +402,7 @@ void rove_dw_backward_w(const rove_conv_geom *g, int B, const float *x,
   int hp, wp, taps = g->kh * g->kw;
   fwd_dims(g, &hp, &wp);
 #if defined(__x86_64__)
-  int simd = g->sw == 1 && rove_dw_form() >= 1;
+  int simd = g->sw == 1 && rove_cpu_level() >= 1;
 #endif
   size_t plane = (size_t)g->H * g->W, oplane = (size_t)g->OH * g->OW;
   for (int b = 0; b < B; b++)

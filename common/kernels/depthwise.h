@@ -21,7 +21,7 @@
 /* 1 when g is a depthwise convolution these kernels take. */
 int rove_dw_ok(const rove_conv_geom *g);
 /* 1 when the convolution layer is to use them for g: rove_dw_ok and not
- * turned off with rove_dw_set_form(-2). */
+ * turned off with rove_dw_enable(0). */
 int rove_dw_use(const rove_conv_geom *g);
 
 /* Workspace in floats: one padded plane (input or dy). */
@@ -43,13 +43,11 @@ void rove_dw_backward_x(const rove_conv_geom *g, const float *w, int B,
 void rove_dw_backward_w(const rove_conv_geom *g, int B, const float *x,
                         const float *dy, float *dw, float *ws);
 
-/* Forces the form used (for tests and benchmarks): 0 portable, 1 AVX2,
- * 2 AVX-512 (a form above rove_cpu_level() falls back to that level), -1
- * rove_cpu_level() (the default), -2 none: the convolution layer takes its
- * im2col path, as before these kernels existed. Not while another thread runs a
- * convolution. */
-void rove_dw_set_form(int form);
-/* The form the next call runs (0, 1 or 2). */
-int rove_dw_form(void);
+/* Turns these kernels off (0: the convolution layer takes its im2col
+ * path, as before they existed) or on (1, the default); for tests
+ * comparing the two. Which form runs (portable, AVX2, AVX-512) is
+ * rove_cpu_level() (common/kernels/cpu.h). Not while another thread runs
+ * a convolution. */
+void rove_dw_enable(int on);
 
 #endif

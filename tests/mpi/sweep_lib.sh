@@ -27,4 +27,16 @@ same_results() {
   diff "$1/per_example.csv" "$2/per_example.csv"
 }
 
+# rank_pid MPIRUN_PID RANK: the pid of that rank among mpirun's children.
+rank_pid() {
+  for p in $(pgrep -P "$1"); do
+    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
+      grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
+      echo "$p"
+      return 0
+    fi
+  done
+  return 1
+}
+
 . "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"

@@ -22,17 +22,6 @@ JOB=$WORK/chaos.job
 run_sweep 2 "$WORK/ref"
 units=$(awk -F, 'NR > 1 { s += $12 } END { print s }' "$WORK/ref/summary.csv")
 
-rank_pid() { # MPIRUN_PID RANK
-  for p in $(pgrep -P "$1"); do
-    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
-      grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
-      echo "$p"
-      return 0
-    fi
-  done
-  return 1
-}
-
 # chaos JOB DIR KILLS MAX_DELAY: drives the sweep of JOB in DIR to the end
 # through KILLS kills (sets kills and attempt).
 chaos() {

@@ -20,17 +20,6 @@ wait_journal() {
   return 1
 }
 
-# rank_pid MPIRUN_PID RANK: the pid of that rank among mpirun's children.
-rank_pid() {
-  for p in $(pgrep -P "$1"); do
-    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
-      grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
-      echo "$p"
-      return 0
-    fi
-  done
-  return 1
-}
 
 # 1. kill -9 a worker.
 mpirun --oversubscribe --timeout 300 -np 3 "$ROVE" sweep "$JOB" \

@@ -299,12 +299,14 @@ static const geom dw_geoms[] = {
     {5, 7, 3, 5, 3, 3, 1, 1, 1, 1, 1, 5, 3},
 };
 
-/* y, dx (from 0.5) and dp (from 0.5) of one geometry with the depthwise
- * form `form` (rove_dw_set_form). */
+/* y, dx (from 0.5) and dp (from 0.5) of one geometry at kernel level
+ * `form` (rove_cpu_set_level), or with -2 on the im2col path the depthwise
+ * kernels replaced. */
 static void dw_run(const geom *g, int form, float **y, float **dx, float **dp,
                    size_t *ny, size_t *nx, size_t *np) {
   rove_node n;
-  rove_dw_set_form(form);
+  rove_dw_enable(form != -2);
+  rove_cpu_set_level(form == -2 ? -1 : form);
   conv_node(g, 0, &n);
   const rove_layer_ops *ops = rove_layers[ROVE_OP_CONV];
   *nx = (size_t)g->B * g->C * g->H * g->W;
@@ -326,7 +328,8 @@ static void dw_run(const geom *g, int form, float **y, float **dx, float **dp,
   memset(&bwd, 0, sizeof bwd);
   ops->forward(&n, p, g->B, xs, *y, ws);
   ops->backward(&n, p, g->B, xs, NULL, dyv, dxs, *dp, ws, bwd);
-  rove_dw_set_form(-1);
+  rove_dw_enable(1);
+  rove_cpu_set_level(-1);
   free(x);
   free(dyv);
   free(p);
@@ -382,7 +385,7 @@ Test(conv_grad, depthwise_direct_kernels) {
   }
   printf("depthwise forms compared: portable, AVX2, AVX-512 (this CPU runs "
          "form %d)\n",
-         rove_dw_form());
+         rove_cpu_level());
 }
 
 /* ---- Winograd F(2x2, 3x3) (common/kernels/winograd.c) ------------------ */
