@@ -140,6 +140,20 @@ typedef struct rove_layer_ops {
    * every output element the clamp changed. NULL for other layers. */
   void (*surrogate)(const rove_node *n, const float *p, int B,
                     const float *const *x, float *y, unsigned char *sat);
+  /* Optional (NULL: none). Data derived from the params alone that an
+   * exec may keep while the params do not change (rove_exec_freeze_params)
+   * instead of deriving it on every call: the conv's Winograd-transformed
+   * kernels. prep_size: floats (0: none for this node); prepare: fills
+   * them from p; forward_prep and backward_prep: forward and backward
+   * given them, with the same results bit for bit. */
+  size_t (*prep_size)(const rove_node *n);
+  void (*prepare)(const rove_node *n, const float *p, float *prep);
+  void (*forward_prep)(const rove_node *n, const float *p, const float *prep,
+                       int B, const float *const *x, float *y, float *ws);
+  void (*backward_prep)(const rove_node *n, const float *p, const float *prep,
+                        int B, const float *const *x, const float *y,
+                        const float *dy, float *const *dx, float *dp, float *ws,
+                        rove_bwd bwd);
   /* Multiply-accumulates per example (NULL: elementwise, counted as 0). */
   double (*macs)(const rove_node *n);
   /* For the table-driven tests: fills a representative configuration

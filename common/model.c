@@ -279,9 +279,68 @@ int rove_exec_init(rove_exec *e, const rove_model *m, int bmax) {
   return 0;
 }
 
+static void free_prep(rove_exec *e) {
+  if (e->prep)
+    for (int i = 0; i < e->m->n_nodes; i++)
+      free(e->prep[i]);
+  free(e->prep);
+  free(e->prep_ok);
+  e->prep = NULL;
+  e->prep_ok = NULL;
+}
+
 void rove_exec_deinit(rove_exec *e) {
+  if (e->m)
+    free_prep(e);
   rove_arena_deinit(&e->arena);
   memset(e, 0, sizeof *e);
+}
+
+int rove_exec_freeze_params(rove_exec *e, size_t *bytes) {
+  const rove_model *m = e->m;
+  size_t total = 0;
+  if (bytes)
+    *bytes = 0;
+  if (e->prep)
+    free_prep(e);
+  e->prep = calloc((size_t)m->n_nodes, sizeof *e->prep);
+  e->prep_ok = calloc((size_t)m->n_nodes, 1);
+  if (!e->prep || !e->prep_ok)
+    goto oom;
+  for (int i = 0; i < m->n_nodes; i++) {
+    const rove_layer_ops *ops = rove_layers[m->nodes[i].op];
+    size_t n = ops->prep_size ? ops->prep_size(&m->nodes[i]) : 0;
+    if (!n)
+      continue;
+    if (!(e->prep[i] = malloc(n * sizeof(float))))
+      goto oom;
+    total += n * sizeof(float);
+  }
+  if (bytes)
+    *bytes = total;
+  return 0;
+oom:
+  free_prep(e);
+  return ROVE_ERR(ROVE_ENOMEM,
+                  "out of memory keeping the model's prepared kernels "
+                  "(%zu bytes so far)",
+                  total);
+}
+
+void rove_exec_params_changed(rove_exec *e) {
+  if (e->prep_ok)
+    memset(e->prep_ok, 0, (size_t)e->m->n_nodes);
+}
+
+const float *rove_exec_node_prep(rove_exec *e, int i) {
+  if (!e->prep || !e->prep[i])
+    return NULL;
+  if (!e->prep_ok[i]) {
+    const rove_node *n = &e->m->nodes[i];
+    rove_layers[n->op]->prepare(n, e->m->params + n->param_off, e->prep[i]);
+    e->prep_ok[i] = 1;
+  }
+  return e->prep[i];
 }
 
 void rove_exec_set_bwd(rove_exec *e, int node, rove_bwd b) {
@@ -305,8 +364,12 @@ void rove_exec_forward(rove_exec *e, int B, const float *x) {
     for (int j = 0; j < n->n_in; j++)
       xs[j] = n->in[j] == ROVE_INPUT ? x : e->act[n->in[j]];
     const rove_layer_ops *ops = rove_layers[n->op];
+    const float *prep = rove_exec_node_prep(e, i);
     if (e->surrogate && ops->surrogate)
       ops->surrogate(n, m->params + n->param_off, B, xs, e->act[i], NULL);
+    else if (prep)
+      ops->forward_prep(n, m->params + n->param_off, prep, B, xs, e->act[i],
+                        e->ws);
     else
       ops->forward(n, m->params + n->param_off, B, xs, e->act[i], e->ws);
   }
@@ -355,7 +418,13 @@ void rove_exec_backward(rove_exec *e, int B, const float *x,
     float *dp = dparams && n->n_trainable ? dparams + n->param_off : NULL;
     if (!any && !dp)
       continue;
-    rove_layers[n->op]->backward(n, m->params + n->param_off, B, xs, e->act[i],
-                                 e->grad[i], dxs, dp, e->ws, e->bwd[i]);
+    const rove_layer_ops *ops = rove_layers[n->op];
+    const float *prep = rove_exec_node_prep(e, i);
+    if (prep)
+      ops->backward_prep(n, m->params + n->param_off, prep, B, xs, e->act[i],
+                         e->grad[i], dxs, dp, e->ws, e->bwd[i]);
+    else
+      ops->backward(n, m->params + n->param_off, B, xs, e->act[i], e->grad[i],
+                    dxs, dp, e->ws, e->bwd[i]);
   }
 }

@@ -75,6 +75,9 @@ typedef struct rove_exec {
   int surrogate; /* forward runs the integer operators' surrogate (the
                     function their clipped STE differentiates); 0 after
                     init */
+  float **prep;  /* per node: kept prepared data (NULL: none); set by
+                    rove_exec_freeze_params */
+  unsigned char *prep_ok; /* per node: prep holds the current params' */
 } rove_exec;
 
 int rove_exec_init(rove_exec *e, const rove_model *m, int bmax);
@@ -91,6 +94,21 @@ const float *rove_exec_logits(const rove_exec *e);
  * GEMMs, so attacks pass NULL. */
 void rove_exec_backward(rove_exec *e, int B, const float *x,
                         const float *dlogits, float *dx, float *dparams);
+
+/* Promises that the model's params will not change while e lives, until
+ * rove_exec_params_changed: forward and backward then keep what layers
+ * derive from the params alone (the Winograd-transformed kernels of 3x3
+ * convolutions, layer.h prep_size) instead of deriving it on every call.
+ * The results are the same bit for bit; an attack's thousands of passes
+ * over one model save the work, training (whose params change every step)
+ * does not freeze. Costs memory: *bytes (may be NULL) gets what it
+ * allocated. Fails only for lack of memory (e is then unchanged). */
+int rove_exec_freeze_params(rove_exec *e, size_t *bytes);
+/* The params changed: the kept data is derived again on next use. */
+void rove_exec_params_changed(rove_exec *e);
+/* Node i's prepared data, derived now if stale; NULL when the exec keeps
+ * none for it. */
+const float *rove_exec_node_prep(rove_exec *e, int i);
 
 /* Per-node backward selection (BPDA). */
 void rove_exec_set_bwd(rove_exec *e, int node, rove_bwd b);

@@ -24,14 +24,20 @@ static double time_node(rove_exec *e, int i, int B, const float *x, float *dx,
     xs[j] = n->in[j] == ROVE_INPUT ? x : e->act[n->in[j]];
     dxs[j] = n->in[j] == ROVE_INPUT ? dx : e->grad[n->in[j]];
   }
+  const float *prep = rove_exec_node_prep(e, i);
   double best = 1e30;
   long reps = 1;
   for (int r = -1; r < 5; r++) {
     double t0 = rove_now();
     for (long k = 0; k < reps; k++) {
-      if (bw)
+      if (bw && prep)
+        ops->backward_prep(n, p, prep, B, xs, e->act[i], e->grad[i], dxs, NULL,
+                           e->ws, e->bwd[i]);
+      else if (bw)
         ops->backward(n, p, B, xs, e->act[i], e->grad[i], dxs, NULL, e->ws,
                       e->bwd[i]);
+      else if (prep)
+        ops->forward_prep(n, p, prep, B, xs, e->act[i], e->ws);
       else
         ops->forward(n, p, B, xs, e->act[i], e->ws);
     }

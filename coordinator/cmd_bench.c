@@ -137,12 +137,16 @@ static int bench_model(const rove_model *m, const char *label, int B,
   c.K = m->n_classes;
   c.D = rove_shape_numel(&m->in);
   ROVE_TRY(rove_exec_init(&c.e, m, B));
+  int rc = rove_exec_freeze_params(&c.e, NULL);
+  if (rc < 0) {
+    rove_exec_deinit(&c.e);
+    return rove_error_trace(rc, __FILE__, __LINE__, __func__);
+  }
   c.x = malloc(sizeof(float) * (size_t)(c.D * B));
   c.xadv = malloc(sizeof(float) * (size_t)(c.D * B));
   c.dx = malloc(sizeof(float) * (size_t)(c.D * B));
   c.dz = malloc(sizeof(float) * (size_t)c.K * (size_t)B);
   c.y = malloc(sizeof(int32_t) * (size_t)B);
-  int rc = 0;
   if (!c.x || !c.xadv || !c.dx || !c.dz || !c.y) {
     rc = ROVE_ERR(ROVE_ENOMEM, "out of memory benchmarking %s", label);
     goto out;
@@ -180,10 +184,14 @@ static int print_layers(const rove_model *m, const char *label, int B,
                         double min_time, int json) {
   rove_exec e;
   ROVE_TRY(rove_exec_init(&e, m, B));
+  int rc = rove_exec_freeze_params(&e, NULL);
+  if (rc < 0) {
+    rove_exec_deinit(&e);
+    return rove_error_trace(rc, __FILE__, __LINE__, __func__);
+  }
   size_t nx = (size_t)B * (size_t)rove_shape_numel(&m->in);
   float *x = malloc(sizeof(float) * (nx ? nx : 1));
   rove_node_time *t = calloc((size_t)m->n_nodes, sizeof *t);
-  int rc = 0;
   if (!x || !t) {
     rc = ROVE_ERR(ROVE_ENOMEM, "out of memory profiling %s", label);
     goto out;

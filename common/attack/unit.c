@@ -298,13 +298,12 @@ int rove__eval_unit_traced(const rove_unit *u, rove_example_result *out,
   int *alive = rove_arena_alloc(&pl.a, (size_t)u->n * sizeof(int));
   rove_exec e, ev;
   int rc = rove_exec_init(&e, u->m, c.bmax);
-  if (rc < 0) {
-    rove_arena_deinit(&pl.a);
-    return rove_error_trace(rc, __FILE__, __LINE__, __func__);
-  }
-  rc = rove_exec_init(&ev, u->m, 1);
-  if (rc < 0) {
+  /* The attack's thousands of passes run on fixed params. */
+  if (rc >= 0 && (rc = rove_exec_freeze_params(&e, NULL)) < 0)
     rove_exec_deinit(&e);
+  if (rc >= 0 && (rc = rove_exec_init(&ev, u->m, 1)) < 0)
+    rove_exec_deinit(&e);
+  if (rc < 0) {
     rove_arena_deinit(&pl.a);
     return rove_error_trace(rc, __FILE__, __LINE__, __func__);
   }

@@ -10,15 +10,26 @@
  * The sum over channels is 16 GEMMs, one per point e of the 4x4 tile:
  * M_e (K x tiles) = U_e (K x C) . V_e (C x tiles), on rove_gemm (packed
  * A = U_e, packed B = V_e written straight into its panels). The tiles of
- * the whole batch are the GEMMs' columns, taken a chunk at a time; a
- * column depends on its own patch only, so neither the batch nor the
- * chunking changes a bit. */
+ * the whole batch are the GEMMs' columns, a chunk of whole tile rows at a
+ * time; a column depends on its own patch only, so neither the batch nor
+ * the chunking changes a bit.
+ *
+ * The input and output transforms run on one GEMM panel (16 tiles) at a
+ * time, lane by lane: plain loops over 16 lanes that the compiler turns
+ * into vector code, compiled three times (portable, AVX2, AVX-512) and
+ * picked by rove_cpu_level(). They only add and subtract, so every form
+ * gives the same bits (there is no multiply for a compiler to fuse). The
+ * input patches come from a zero-padded copy of the chunk's rows of one
+ * channel, so no patch needs a bounds check; 16 tiles in a row of the map
+ * read as strided loads, others as gathers. */
 #include "common/kernels/winograd.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/kernels/cpu.h"
 #include "common/kernels/gemm.h"
 
 #define MR ROVE_GEMM_MR
@@ -48,29 +59,58 @@ int rove_wino_use(const rove_conv_geom *g, int backward) {
     return 0;
   if (m == ROVE_WINO_ALL)
     return 1;
+  (void)backward;
   /* Where it measured faster (bench/README.md): the transforms cost
-   * O(C + K) per tile against O(C K) multiplies saved, so many channels;
-   * the forward also wants a map of at least 8 x 8. */
+   * O(C + K) per tile against the O(C K) multiplies saved. */
   int ch = g->C < g->K ? g->C : g->K;
-  return ch >= 256 && (backward || g->OH * g->OW >= 64);
+  return ch >= ROVE_WINO_MIN_CHANNELS;
 }
 
-/* Columns (tiles) per chunk: about 32K floats of V and M per point. */
-static int chunk_cols(int C, int Kp) {
-  int n = 32768 / (C + Kp);
-  if (n < NR)
-    n = NR;
-  if (n > 512)
-    n = 512;
-  return rove_gemm_up(n, NR);
+/* The tiling of g: TH x TW tiles per example; the padded copy of a tile
+ * row is 4 rows of PW floats. */
+typedef struct {
+  int TH, TW, PW;
+  int rows; /* tile rows per chunk */
+  int ncp;  /* columns of the largest chunk, a multiple of NR */
+} tiling;
+
+static void tiling_of(const rove_conv_geom *g, tiling *t) {
+  t->TH = (g->OH + 1) / 2;
+  t->TW = (g->OW + 1) / 2;
+  /* 2 TW + 2 columns, and slack for vector loads past the last tile. */
+  t->PW = 2 * t->TW + 2 + NR;
+  /* About 24K floats of V and M per point, so that both stay in a core's
+   * L2, but at least 128 columns: each point's U is read once per chunk,
+   * and with many channels U is the larger matrix. */
+  int kp = rove_gemm_up(g->K, MR), want = 24576 / (g->C + kp);
+  if (want < 128)
+    want = 128;
+  if (want > 512)
+    want = 512;
+  t->rows = want / t->TW;
+  if (t->rows < 1)
+    t->rows = 1;
+  t->ncp = rove_gemm_up(t->rows * t->TW, NR);
 }
 
-/* Floats the forward of g needs: U (16 x Kp x C), V (16 x C x ncp),
- * M (16 x Kp x ncp). */
-static size_t fwd_workspace(const rove_conv_geom *g) {
+/* Floats of one forward's workspace before its column table: U (16 x Kp
+ * x C), V (16 x C x ncp), M (16 x Kp x ncp) and the padded rows (rows x 4
+ * x PW, and slack), rounded up to an even count so that the table's longs
+ * are aligned. */
+static size_t fwd_floats(const rove_conv_geom *g, const tiling *t) {
   size_t kp = (size_t)rove_gemm_up(g->K, MR), C = (size_t)g->C;
-  size_t ncp = (size_t)chunk_cols(g->C, (int)kp);
-  return 16 * (kp * C + C * ncp + kp * ncp);
+  size_t ncp = (size_t)t->ncp;
+  size_t n =
+      16 * (kp * C + C * ncp + kp * ncp) + (size_t)t->rows * 4 * t->PW + NR;
+  return (n + 1) / 2 * 2;
+}
+
+/* The column table: per column, its output offset (long), its patch
+ * offset (int) and its output rows and columns (two bytes): 4 floats. */
+static size_t fwd_workspace(const rove_conv_geom *g) {
+  tiling t;
+  tiling_of(g, &t);
+  return fwd_floats(g, &t) + 4 * (size_t)t.ncp;
 }
 
 /* The geometry of the input gradient as a forward convolution of dy. */
@@ -91,154 +131,311 @@ static void back_geom(const rove_conv_geom *g, rove_conv_geom *t) {
 size_t rove_wino_workspace(const rove_conv_geom *g) {
   rove_conv_geom t;
   back_geom(g, &t);
-  size_t f = fwd_workspace(g), b = fwd_workspace(&t) + (size_t)g->K * g->C * 9;
+  size_t f = fwd_workspace(g), b = fwd_workspace(&t);
   return f > b ? f : b;
 }
 
 /* U_e = (G g G^T)[e] for every (k, c), packed as the GEMMs' A: point e's
  * matrix at up + e * Kp * C, element (k, c) at
- * [((k / MR) * C + c) * MR + k % MR], rows past K zero. */
-static void transform_kernel(const rove_conv_geom *g, const float *w,
-                             float *up) {
-  int K = g->K, C = g->C, kp = rove_gemm_up(K, MR);
+ * [((k / MR) * C + c) * MR + k % MR], rows past K zero. Kernel (k, c)'s
+ * tap f is w[k * sk + c * sc + f], or tap 8 - f with flip. Written in
+ * packed order: sixteen streams, each advancing one float at a time. */
+static void transform_kernel(int K, int C, const float *w, size_t sk, size_t sc,
+                             int flip, float *up) {
+  int kp = rove_gemm_up(K, MR);
   size_t pe = (size_t)kp * C;
-  memset(up, 0, sizeof(float) * 16 * pe);
-  for (int k = 0; k < K; k++)
+  for (int kb = 0; kb < kp; kb += MR)
     for (int c = 0; c < C; c++) {
-      const float *f = w + ((size_t)k * C + c) * 9;
-      float t[4][3], u[4][4];
-      for (int j = 0; j < 3; j++) {
-        t[0][j] = f[j];
-        t[1][j] = 0.5f * ((f[j] + f[3 + j]) + f[6 + j]);
-        t[2][j] = 0.5f * ((f[j] - f[3 + j]) + f[6 + j]);
-        t[3][j] = f[6 + j];
-      }
-      for (int i = 0; i < 4; i++) {
-        u[i][0] = t[i][0];
-        u[i][1] = 0.5f * ((t[i][0] + t[i][1]) + t[i][2]);
-        u[i][2] = 0.5f * ((t[i][0] - t[i][1]) + t[i][2]);
-        u[i][3] = t[i][2];
-      }
-      size_t at = ((size_t)(k / MR) * C + c) * MR + k % MR;
-      for (int e = 0; e < 16; e++)
-        up[e * pe + at] = u[e / 4][e % 4];
-    }
-}
-
-/* V_e for the columns [n0, n0 + nc) (tile n = (b, th, tw)), packed as B
- * panels of the chunk: point e's at vp + e * C * ncp, element (c, j) at
- * [((j / NR) * C + c) * NR + j % NR], columns past nc zero. */
-static void transform_input(const rove_conv_geom *g, const float *x, int n0,
-                            int nc, int ncp, float *vp) {
-  int C = g->C, H = g->H, W = g->W, TW = (g->OW + 1) / 2;
-  int T = ((g->OH + 1) / 2) * TW;
-  size_t pe = (size_t)C * ncp;
-  /* Channel by channel, the chunk's tiles in order: the patches of one
-   * plane are read close together, and each point's values of a panel
-   * are written contiguously. */
-  for (int c = 0; c < C; c++)
-    for (int j = 0; j < ncp; j++) {
-      size_t at = ((size_t)(j / NR) * C + c) * NR + j % NR;
-      if (j >= nc) {
-        for (int e = 0; e < 16; e++)
-          vp[e * pe + at] = 0.0f;
-        continue;
-      }
-      int n = n0 + j, b = n / T, tt = n % T, th = tt / TW, tw = tt % TW;
-      int r0 = 2 * th - g->pt, c0 = 2 * tw - g->pl;
-      const float *xc = x + ((size_t)b * C + c) * H * W;
-      float d[4][4], t[4][4];
-      if (r0 >= 0 && c0 >= 0 && r0 + 4 <= H && c0 + 4 <= W) {
-        for (int i = 0; i < 4; i++)
-          memcpy(d[i], xc + (size_t)(r0 + i) * W + c0, sizeof d[i]);
-      } else {
-        for (int i = 0; i < 4; i++)
-          for (int q = 0; q < 4; q++) {
-            int r = r0 + i, s = c0 + q;
-            d[i][q] = r >= 0 && r < H && s >= 0 && s < W ? xc[(size_t)r * W + s]
-                                                         : 0.0f;
-          }
-      }
-      for (int q = 0; q < 4; q++) {
-        t[0][q] = d[0][q] - d[2][q];
-        t[1][q] = d[1][q] + d[2][q];
-        t[2][q] = d[2][q] - d[1][q];
-        t[3][q] = d[1][q] - d[3][q];
-      }
-      for (int i = 0; i < 4; i++) {
-        vp[(4 * i + 0) * pe + at] = t[i][0] - t[i][2];
-        vp[(4 * i + 1) * pe + at] = t[i][1] + t[i][2];
-        vp[(4 * i + 2) * pe + at] = t[i][2] - t[i][1];
-        vp[(4 * i + 3) * pe + at] = t[i][1] - t[i][3];
-      }
-    }
-}
-
-/* Y = A^T m A for the chunk's columns, written to y (or added). */
-static void transform_output(const rove_conv_geom *g, const float *mp, int n0,
-                             int nc, int ncp, const float *bias, int acc,
-                             float *y) {
-  int K = g->K, OH = g->OH, OW = g->OW, TW = (OW + 1) / 2;
-  int T = ((OH + 1) / 2) * TW;
-  size_t pe = (size_t)rove_gemm_up(K, MR) * ncp;
-  for (int k = 0; k < K; k++) {
-    const float *mk = mp + (size_t)k * ncp;
-    for (int j = 0; j < nc; j++) {
-      int n = n0 + j, b = n / T, tt = n % T, th = tt / TW, tw = tt % TW;
-      int oh = 2 * th, ow = 2 * tw;
-      float m[16], t[2][4];
-      for (int e = 0; e < 16; e++)
-        m[e] = mk[e * pe + j];
-      for (int q = 0; q < 4; q++) {
-        t[0][q] = (m[q] + m[4 + q]) + m[8 + q];
-        t[1][q] = (m[4 + q] - m[8 + q]) - m[12 + q];
-      }
-      float *yk = y + ((size_t)b * K + k) * OH * OW;
-      for (int i = 0; i < 2 && oh + i < OH; i++) {
-        float v[2] = {(t[i][0] + t[i][1]) + t[i][2],
-                      (t[i][1] - t[i][2]) - t[i][3]};
-        for (int q = 0; q < 2 && ow + q < OW; q++) {
-          float *o = &yk[(size_t)(oh + i) * OW + ow + q];
-          if (acc)
-            *o += v[q];
-          else
-            *o = bias ? v[q] + bias[k] : v[q];
+      size_t at = ((size_t)kb * C + (size_t)c * MR);
+      for (int kr = 0; kr < MR; kr++) {
+        int k = kb + kr;
+        if (k >= K) {
+          for (int e = 0; e < 16; e++)
+            up[e * pe + at + kr] = 0.0f;
+          continue;
+        }
+        const float *s = w + (size_t)k * sk + (size_t)c * sc;
+        float f[9], t[4][3];
+        for (int i = 0; i < 9; i++)
+          f[i] = s[flip ? 8 - i : i];
+        for (int j = 0; j < 3; j++) {
+          t[0][j] = f[j];
+          t[1][j] = 0.5f * ((f[j] + f[3 + j]) + f[6 + j]);
+          t[2][j] = 0.5f * ((f[j] - f[3 + j]) + f[6 + j]);
+          t[3][j] = f[6 + j];
+        }
+        for (int i = 0; i < 4; i++) {
+          float *u = up + (size_t)(4 * i) * pe + at + kr;
+          u[0] = t[i][0];
+          u[pe] = 0.5f * ((t[i][0] + t[i][1]) + t[i][2]);
+          u[2 * pe] = 0.5f * ((t[i][0] - t[i][1]) + t[i][2]);
+          u[3 * pe] = t[i][2];
         }
       }
     }
+}
+
+/* V of one panel (16 tiles) of one channel: tile l's patch is the 4 x 4
+ * block at src + off[l] (rows PW apart); contiguous: the 16 tiles are
+ * side by side in one row (off[l] = off[0] + 2 l). Point e's 16 values go
+ * to v + e * pe. */
+static inline __attribute__((always_inline)) void
+in_panel(const float *restrict src, const int *restrict off, int contiguous,
+         int PW, float *restrict v, size_t pe) {
+  float d[4][4][NR];
+  if (contiguous) {
+    const float *s = src + off[0];
+    for (int i = 0; i < 4; i++)
+      for (int q = 0; q < 4; q++)
+        for (int l = 0; l < NR; l++)
+          d[i][q][l] = s[i * PW + 2 * l + q];
+  } else {
+    for (int i = 0; i < 4; i++)
+      for (int q = 0; q < 4; q++)
+        for (int l = 0; l < NR; l++)
+          d[i][q][l] = src[off[l] + i * PW + q];
   }
+  float t[4][4][NR];
+  for (int q = 0; q < 4; q++)
+    for (int l = 0; l < NR; l++) {
+      t[0][q][l] = d[0][q][l] - d[2][q][l];
+      t[1][q][l] = d[1][q][l] + d[2][q][l];
+      t[2][q][l] = d[2][q][l] - d[1][q][l];
+      t[3][q][l] = d[1][q][l] - d[3][q][l];
+    }
+  for (int i = 0; i < 4; i++) {
+    float *v0 = v + (size_t)(4 * i) * pe, *v1 = v0 + pe, *v2 = v1 + pe,
+          *v3 = v2 + pe;
+    for (int l = 0; l < NR; l++) {
+      v0[l] = t[i][0][l] - t[i][2][l];
+      v1[l] = t[i][1][l] + t[i][2][l];
+      v2[l] = t[i][2][l] - t[i][1][l];
+      v3[l] = t[i][1][l] - t[i][3][l];
+    }
+  }
+}
+
+/* Y = A^T m A of one panel of one output channel: point e's products of
+ * the 16 tiles at m + e * pe; tile l's 2 x 2 outputs at y + off[l] (rows
+ * OW apart), only the first nr[l] rows and nc[l] columns of it inside
+ * the map; contiguous: all 16 whole and side by side in one row. Written,
+ * plus bias when bias_on, or added with acc. */
+static inline __attribute__((always_inline)) void
+out_panel(const float *restrict m, size_t pe, float *restrict y,
+          const long *restrict off, const unsigned char *restrict nr,
+          const unsigned char *restrict nc, int contiguous, int OW, int bias_on,
+          float bias, int acc) {
+  float t[2][4][NR], o[2][2][NR];
+  for (int q = 0; q < 4; q++) {
+    const float *m0 = m + (size_t)q * pe, *m1 = m0 + 4 * pe, *m2 = m1 + 4 * pe,
+                *m3 = m2 + 4 * pe;
+    for (int l = 0; l < NR; l++) {
+      t[0][q][l] = (m0[l] + m1[l]) + m2[l];
+      t[1][q][l] = (m1[l] - m2[l]) - m3[l];
+    }
+  }
+  for (int i = 0; i < 2; i++)
+    for (int l = 0; l < NR; l++) {
+      o[i][0][l] = (t[i][0][l] + t[i][1][l]) + t[i][2][l];
+      o[i][1][l] = (t[i][1][l] - t[i][2][l]) - t[i][3][l];
+    }
+  if (contiguous) {
+    float *r = y + off[0];
+    for (int i = 0; i < 2; i++)
+      for (int l = 0; l < NR; l++)
+        for (int q = 0; q < 2; q++) {
+          float *p = &r[i * OW + 2 * l + q];
+          *p = acc ? *p + o[i][q][l] : bias_on ? o[i][q][l] + bias : o[i][q][l];
+        }
+    return;
+  }
+  for (int l = 0; l < NR; l++)
+    for (int i = 0; i < nr[l]; i++)
+      for (int q = 0; q < nc[l]; q++) {
+        float *p = &y[off[l] + i * OW + q];
+        *p = acc ? *p + o[i][q][l] : bias_on ? o[i][q][l] + bias : o[i][q][l];
+      }
+}
+
+typedef void (*in_fn)(const float *, const int *, int, int, float *, size_t);
+typedef void (*out_fn)(const float *, size_t, float *, const long *,
+                       const unsigned char *, const unsigned char *, int, int,
+                       int, float, int);
+
+static void in_portable(const float *s, const int *o, int c, int PW, float *v,
+                        size_t pe) {
+  in_panel(s, o, c, PW, v, pe);
+}
+static void out_portable(const float *m, size_t pe, float *y, const long *o,
+                         const unsigned char *nr, const unsigned char *nc,
+                         int c, int OW, int bo, float b, int acc) {
+  out_panel(m, pe, y, o, nr, nc, c, OW, bo, b, acc);
+}
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void
+in_avx2(const float *s, const int *o, int c, int PW, float *v, size_t pe) {
+  in_panel(s, o, c, PW, v, pe);
+}
+__attribute__((target("avx2,fma"))) static void
+out_avx2(const float *m, size_t pe, float *y, const long *o,
+         const unsigned char *nr, const unsigned char *nc, int c, int OW,
+         int bo, float b, int acc) {
+  out_panel(m, pe, y, o, nr, nc, c, OW, bo, b, acc);
+}
+__attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma"))) static void
+in_avx512(const float *s, const int *o, int c, int PW, float *v, size_t pe) {
+  in_panel(s, o, c, PW, v, pe);
+}
+__attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma"))) static void
+out_avx512(const float *m, size_t pe, float *y, const long *o,
+           const unsigned char *nr, const unsigned char *nc, int c, int OW,
+           int bo, float b, int acc) {
+  out_panel(m, pe, y, o, nr, nc, c, OW, bo, b, acc);
+}
+#endif
+
+/* Copies the 4 input rows of each tile row [gr0, gr0 + rows) of channel c
+ * into pad (4 x PW floats per tile row), zero outside the input. */
+static void pad_rows(const rove_conv_geom *g, const tiling *t, const float *x,
+                     int c, int gr0, int rows, float *pad) {
+  int H = g->H, W = g->W;
+  for (int r = 0; r < rows; r++) {
+    int gr = gr0 + r, b = gr / t->TH, th = gr % t->TH;
+    const float *xc = x + ((size_t)b * g->C + c) * H * W;
+    for (int i = 0; i < 4; i++) {
+      float *d = pad + ((size_t)r * 4 + i) * t->PW;
+      int ih = 2 * th + i - g->pt;
+      if (ih < 0 || ih >= H) {
+        memset(d, 0, sizeof(float) * (size_t)t->PW);
+        continue;
+      }
+      /* Padded column s holds input column s - pl. */
+      int s0 = g->pl > 0 ? g->pl : 0, s1 = W + g->pl;
+      if (s1 > t->PW)
+        s1 = t->PW;
+      if (s1 < 0)
+        s1 = 0;
+      if (s0 > s1)
+        s0 = s1;
+      if (s0 > 0)
+        memset(d, 0, sizeof(float) * (size_t)s0);
+      if (s1 > s0)
+        memcpy(d + s0, xc + (size_t)ih * W + (s0 - g->pl),
+               sizeof(float) * (size_t)(s1 - s0));
+      if (t->PW > s1)
+        memset(d + s1, 0, sizeof(float) * (size_t)(t->PW - s1));
+    }
+  }
+}
+
+/* The forward of g; U from w (taps at w[k * sk + c * sc], reversed with
+ * flip) into the workspace, or already transformed in u. */
+static void forward(const rove_conv_geom *g, const float *w, size_t sk,
+                    size_t sc, int flip, const float *u, const float *bias,
+                    int B, const float *x, float *y, int acc, float *ws) {
+  tiling t;
+  tiling_of(g, &t);
+  int C = g->C, K = g->K, kp = rove_gemm_up(K, MR), OH = g->OH, OW = g->OW;
+  float *up = ws, *vp = up + (size_t)16 * kp * C;
+  float *mp = vp + (size_t)16 * C * t.ncp;
+  float *pad = mp + (size_t)16 * kp * t.ncp;
+  long *yoff = (long *)(ws + fwd_floats(g, &t));
+  int *ioff = (int *)(yoff + t.ncp);
+  unsigned char *lim = (unsigned char *)(ioff + t.ncp); /* rows, columns */
+  in_fn in = in_portable;
+  out_fn out = out_portable;
+#if defined(__x86_64__)
+  if (rove_cpu_level() >= ROVE_CPU_AVX512) {
+    in = in_avx512;
+    out = out_avx512;
+  } else if (rove_cpu_simd()) {
+    in = in_avx2;
+    out = out_avx2;
+  }
+#endif
+  if (u)
+    up = (float *)u; /* read only */
+  else
+    transform_kernel(K, C, w, sk, sc, flip, up);
+  int total = B * t.TH;
+  size_t plane = (size_t)OH * OW;
+  for (int gr0 = 0; gr0 < total; gr0 += t.rows) {
+    int rows = total - gr0 < t.rows ? total - gr0 : t.rows;
+    int nc = rows * t.TW, ncc = rove_gemm_up(nc, NR);
+    size_t pv = (size_t)C * ncc, pm = (size_t)kp * ncc;
+    /* Each column's patch in pad and its outputs in y (of channel 0);
+     * columns past nc repeat the last tile (computed, never written). */
+    for (int j = 0; j < ncc; j++) {
+      int jj = j < nc ? j : nc - 1, r = jj / t.TW, tw = jj % t.TW;
+      int gr = gr0 + r, b = gr / t.TH, th = gr % t.TH;
+      ioff[j] = r * 4 * t.PW + 2 * tw;
+      yoff[j] = (long)b * K * (long)plane + 2L * th * OW + 2 * tw;
+      lim[2 * j] = (unsigned char)(OH - 2 * th < 2 ? OH - 2 * th : 2);
+      lim[2 * j + 1] = (unsigned char)(OW - 2 * tw < 2 ? OW - 2 * tw : 2);
+    }
+    memset(pad + (size_t)rows * 4 * t.PW, 0, sizeof(float) * NR);
+    for (int c = 0; c < C; c++) {
+      pad_rows(g, &t, x, c, gr0, rows, pad);
+      for (int j0 = 0; j0 < ncc; j0 += NR) {
+        int contig = ioff[j0 + NR - 1] == ioff[j0] + 2 * (NR - 1);
+        in(pad, ioff + j0, contig, t.PW, vp + (size_t)j0 * C + (size_t)c * NR,
+           pv);
+      }
+    }
+    for (int e = 0; e < 16; e++)
+      rove_gemm_packed(kp, ncc, C, up + (size_t)e * kp * C, vp + e * pv,
+                       mp + e * pm, ncc);
+    for (int j0 = 0; j0 < ncc; j0 += NR) {
+      int whole = 1;
+      for (int l = 0; l < NR; l++)
+        whole &= j0 + l < nc && lim[2 * (j0 + l)] == 2 &&
+                 lim[2 * (j0 + l) + 1] == 2 && yoff[j0 + l] == yoff[j0] + 2 * l;
+      /* Stack copies of the limits: padding columns write nothing. */
+      unsigned char nr[NR], ncl[NR];
+      for (int l = 0; l < NR; l++) {
+        int in_chunk = j0 + l < nc;
+        nr[l] = in_chunk ? lim[2 * (j0 + l)] : 0;
+        ncl[l] = in_chunk ? lim[2 * (j0 + l) + 1] : 0;
+      }
+      for (int k = 0; k < K; k++)
+        out(mp + (size_t)k * ncc + j0, pm, y + (size_t)k * plane, yoff + j0, nr,
+            ncl, whole, OW, bias != NULL, bias ? bias[k] : 0.0f, acc);
+    }
+  }
+}
+
+/* Floats of the forward's and the backward's U. */
+static size_t u_fwd(const rove_conv_geom *g) {
+  return (size_t)16 * rove_gemm_up(g->K, MR) * g->C;
+}
+static size_t u_bwd(const rove_conv_geom *g) {
+  return (size_t)16 * rove_gemm_up(g->C, MR) * g->K;
+}
+
+size_t rove_wino_prep_size(const rove_conv_geom *g) {
+  return eligible(g) ? u_fwd(g) + u_bwd(g) : 0;
+}
+
+void rove_wino_prepare(const rove_conv_geom *g, const float *w, float *prep) {
+  if (!eligible(g))
+    return;
+  transform_kernel(g->K, g->C, w, (size_t)g->C * 9, 9, 0, prep);
+  /* Kernel (c, k) of the transposed, flipped convolution is w[k][c]
+   * reversed. */
+  transform_kernel(g->C, g->K, w, 9, (size_t)g->C * 9, 1, prep + u_fwd(g));
 }
 
 void rove_wino_forward(const rove_conv_geom *g, const float *w,
-                       const float *bias, int B, const float *x, float *y,
-                       int acc, float *ws) {
-  int C = g->C, kp = rove_gemm_up(g->K, MR), ncp = chunk_cols(C, kp);
-  int N = B * ((g->OH + 1) / 2) * ((g->OW + 1) / 2);
-  float *up = ws, *vp = up + (size_t)16 * kp * C;
-  float *mp = vp + (size_t)16 * C * ncp;
-  transform_kernel(g, w, up);
-  for (int n0 = 0; n0 < N; n0 += ncp) {
-    int nc = N - n0 < ncp ? N - n0 : ncp;
-    int ncc = rove_gemm_up(nc, NR);
-    transform_input(g, x, n0, nc, ncc, vp);
-    for (int e = 0; e < 16; e++)
-      rove_gemm_packed(kp, ncc, C, up + (size_t)e * kp * C,
-                       vp + (size_t)e * C * ncc, mp + (size_t)e * kp * ncc,
-                       ncc);
-    transform_output(g, mp, n0, nc, ncc, bias, acc, y);
-  }
+                       const float *prep, const float *bias, int B,
+                       const float *x, float *y, int acc, float *ws) {
+  forward(g, w, (size_t)g->C * 9, 9, 0, prep, bias, B, x, y, acc, ws);
 }
 
-void rove_wino_backward_x(const rove_conv_geom *g, const float *w, int B,
-                          const float *dy, float *dx, float *ws) {
+void rove_wino_backward_x(const rove_conv_geom *g, const float *w,
+                          const float *prep, int B, const float *dy, float *dx,
+                          float *ws) {
   rove_conv_geom t;
   back_geom(g, &t);
-  /* wf[c][k][f] = w[k][c][8 - f]: transposed and flipped. */
-  float *wf = ws, *rest = ws + (size_t)g->K * g->C * 9;
-  for (int c = 0; c < g->C; c++)
-    for (int k = 0; k < g->K; k++)
-      for (int f = 0; f < 9; f++)
-        wf[((size_t)c * g->K + k) * 9 + f] =
-            w[((size_t)k * g->C + c) * 9 + 8 - f];
-  rove_wino_forward(&t, wf, NULL, B, dy, dx, 1, rest);
+  forward(&t, w, 9, (size_t)g->C * 9, 1, prep ? prep + u_fwd(g) : NULL, NULL, B,
+          dy, dx, 1, ws);
 }

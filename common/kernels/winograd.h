@@ -28,6 +28,8 @@
 #define ROVE_WINO_OFF 0
 #define ROVE_WINO_AUTO 1
 #define ROVE_WINO_ALL 2
+/* Auto: both channel counts at least this. */
+#define ROVE_WINO_MIN_CHANNELS 16
 void rove_wino_set_mode(int mode);
 
 /* 1 when the convolution layer runs g's forward (backward = 0) or input
@@ -38,18 +40,27 @@ int rove_wino_use(const rove_conv_geom *g, int backward);
 /* Workspace in floats. */
 size_t rove_wino_workspace(const rove_conv_geom *g);
 
+/* The kernels transformed once for both directions (U of the forward,
+ * then U of the input gradient's convolution), which forward and
+ * backward_x can take instead of transforming w on every call: floats
+ * needed (0 for an ineligible geometry), and filling them from w. */
+size_t rove_wino_prep_size(const rove_conv_geom *g);
+void rove_wino_prepare(const rove_conv_geom *g, const float *w, float *prep);
+
 /* y[b] = conv(x[b], w) + bias (bias may be NULL), or with acc y[b] +=
- * conv(x[b], w) (bias ignored). w: K x C x 3 x 3. Any padding (also
- * negative or larger than the kernel): taps outside x read zero, and the
- * output has g->OH x g->OW pixels. */
+ * conv(x[b], w) (bias ignored). w: K x C x 3 x 3; prep: rove_wino_prepare
+ * of w, or NULL to transform w here. Any padding (also negative or larger
+ * than the kernel): taps outside x read zero, and the output has g->OH x
+ * g->OW pixels. */
 void rove_wino_forward(const rove_conv_geom *g, const float *w,
-                       const float *bias, int B, const float *x, float *y,
-                       int acc, float *ws);
+                       const float *prep, const float *bias, int B,
+                       const float *x, float *y, int acc, float *ws);
 
 /* dx[b] += the gradient of y = conv(x, w) with respect to x given dy: the
- * stride-1 convolution of dy with the transposed, flipped kernel, by
- * rove_wino_forward. Workspace: rove_wino_workspace(g). */
-void rove_wino_backward_x(const rove_conv_geom *g, const float *w, int B,
-                          const float *dy, float *dx, float *ws);
+ * stride-1 convolution of dy with the transposed, flipped kernel. prep as
+ * for the forward. Workspace: rove_wino_workspace(g). */
+void rove_wino_backward_x(const rove_conv_geom *g, const float *w,
+                          const float *prep, int B, const float *dy, float *dx,
+                          float *ws);
 
 #endif

@@ -469,8 +469,9 @@ static void conv_backward_corr(const conv_geom *g, const float *p, int B,
 }
 
 /* x: B x C x H x W, y: B x K x OH x OW. */
-static void conv_forward(const rove_node *n, const float *p, int B,
-                         const float *const *x, float *y, float *ws) {
+static void conv_forward_prep(const rove_node *n, const float *p,
+                              const float *prep, int B, const float *const *x,
+                              float *y, float *ws) {
   conv_geom g;
   conv_plan pl;
   conv_geom_of(n, &g);
@@ -482,7 +483,7 @@ static void conv_forward(const rove_node *n, const float *p, int B,
     return;
   }
   if (rove_wino_use(&g, 0)) {
-    rove_wino_forward(&g, p, bias, B, x[0], y, 0, ws);
+    rove_wino_forward(&g, p, prep, bias, B, x[0], y, 0, ws);
     return;
   }
   if (gather_ok(n)) {
@@ -610,10 +611,16 @@ static void conv_dbias(int B, int K, int P, const float *dy, float *dbias) {
     }
 }
 
-static void conv_backward(const rove_node *n, const float *p, int B,
-                          const float *const *x, const float *y,
-                          const float *dy, float *const *dx, float *dp,
-                          float *ws, rove_bwd bwd) {
+static void conv_forward(const rove_node *n, const float *p, int B,
+                         const float *const *x, float *y, float *ws) {
+  conv_forward_prep(n, p, NULL, B, x, y, ws);
+}
+
+static void conv_backward_prep(const rove_node *n, const float *p,
+                               const float *prep, int B, const float *const *x,
+                               const float *y, const float *dy,
+                               float *const *dx, float *dp, float *ws,
+                               rove_bwd bwd) {
   conv_geom g;
   conv_plan pl;
   (void)y;
@@ -656,7 +663,7 @@ static void conv_backward(const rove_node *n, const float *p, int B,
     return;
   }
   if (rove_wino_use(&g, 1)) {
-    rove_wino_backward_x(&g, p, B, dy, dx[0], ws);
+    rove_wino_backward_x(&g, p, prep, B, dy, dx[0], ws);
     return;
   }
   if (corr_ok(&g)) {
@@ -789,6 +796,26 @@ static int conv_example(int variant, rove_attrs *a, rove_shape *ins,
   }
 }
 
+static void conv_backward(const rove_node *n, const float *p, int B,
+                          const float *const *x, const float *y,
+                          const float *dy, float *const *dx, float *dp,
+                          float *ws, rove_bwd bwd) {
+  conv_backward_prep(n, p, NULL, B, x, y, dy, dx, dp, ws, bwd);
+}
+
+/* The prepared data: Winograd's transformed kernels where eligible. */
+static size_t conv_prep_size(const rove_node *n) {
+  conv_geom g;
+  conv_geom_of(n, &g);
+  return rove_wino_prep_size(&g);
+}
+
+static void conv_prepare(const rove_node *n, const float *p, float *prep) {
+  conv_geom g;
+  conv_geom_of(n, &g);
+  rove_wino_prepare(&g, p, prep);
+}
+
 const rove_layer_ops rove_layer_conv = {
     .name = "conv",
     .flags = 0,
@@ -796,6 +823,10 @@ const rove_layer_ops rove_layer_conv = {
     .workspace = conv_workspace,
     .forward = conv_forward,
     .backward = conv_backward,
+    .prep_size = conv_prep_size,
+    .prepare = conv_prepare,
+    .forward_prep = conv_forward_prep,
+    .backward_prep = conv_backward_prep,
     .macs = conv_macs,
     .example = conv_example,
 };

@@ -391,10 +391,12 @@ Test(conv_grad, depthwise_direct_kernels) {
 /* ---- Winograd F(2x2, 3x3) (common/kernels/winograd.c) ------------------ */
 
 /* Odd maps (a cropped last tile), padding 0, 1 and 2, channel counts not
- * multiples of the GEMM's tiles, a batch whose tiles cross chunks: in
+ * multiples of the GEMM's tiles, a batch whose tiles cross chunks, maps
+ * 32 and 34 wide (16 and 17 tiles a row: panels of 16 tiles side by side,
+ * read as strided loads and written whole, beside panels that wrap): in
  * mode all, against the double sums, batch 1 = batch B and portable =
- * SIMD (check). The last geometry takes the default policy's input
- * gradient (256 channels). */
+ * SIMD (check). The last geometry takes the default policy (256
+ * channels). */
 Test(conv_grad, winograd_f2x2_3x3) {
   static const geom wg[] = {
       {16, 9, 11, 16, 3, 3, 1, 1, 1, 1, 1, 1, 3},
@@ -402,6 +404,8 @@ Test(conv_grad, winograd_f2x2_3x3) {
       {16, 6, 6, 24, 3, 3, 1, 1, 1, 1, 2, 1, 2},
       {3, 10, 12, 5, 3, 3, 1, 1, 1, 1, 1, 1, 4},
       {8, 33, 30, 8, 3, 3, 1, 1, 1, 1, 1, 1, 2},
+      {3, 5, 32, 4, 3, 3, 1, 1, 1, 1, 1, 1, 3},
+      {4, 6, 34, 5, 3, 3, 1, 1, 1, 1, 0, 1, 2},
   };
   rove_wino_set_mode(ROVE_WINO_ALL);
   for (unsigned i = 0; i < sizeof wg / sizeof wg[0]; i++)
@@ -425,8 +429,15 @@ Test(conv_grad, winograd_f2x2_3x3) {
                       .OW = 4,
                       .pt = 1,
                       .pl = 1};
-  cr_assert(rove_wino_use(&t, 1) && !rove_wino_use(&t, 0),
-            "the default policy: a 4x4 map with 256 channels takes Winograd "
-            "for the input gradient only");
+  cr_assert(rove_wino_use(&t, 1) && rove_wino_use(&t, 0),
+            "the default policy: 256 channels take Winograd");
+  rove_conv_geom few = t;
+  few.C = few.Cg = ROVE_WINO_MIN_CHANNELS - 1;
+  cr_assert(!rove_wino_use(&few, 0) && !rove_wino_use(&few, 1),
+            "the default policy: too few input channels for Winograd");
+  rove_conv_geom s2 = t;
+  s2.sh = s2.sw = 2;
+  s2.OH = s2.OW = 2;
+  cr_assert(!rove_wino_use(&s2, 0), "stride 2 is not Winograd's");
   check(&big, 210);
 }

@@ -10,6 +10,7 @@
 #include "common/arch_zoo.h"
 #include "common/err.h"
 #include "common/kernels/cpu.h"
+#include "common/kernels/winograd.h"
 #include "common/model.h"
 #include "common/onnx.h"
 #include "common/rng.h"
@@ -361,6 +362,66 @@ static void run_kernels(const rove_model *m, int B, int level, float *z,
   free(r);
 }
 
+/* run_kernels's batch on an exec whose params are frozen, at the CPU's
+ * own level. */
+static void run_kernels_frozen(const rove_model *m, int B, float *z,
+                               float *dx) {
+  rove_exec e;
+  size_t d = (size_t)rove_shape_numel(&m->in), N = (size_t)m->n_classes;
+  float *x = falloc((size_t)B * d), *r = falloc((size_t)B * N);
+  fill_uniform(x, (size_t)B * d, 0, 1, 21);
+  fill_uniform(r, (size_t)B * N, -1, 1, 22);
+  cr_assert_eq(rove_exec_init(&e, m, B), 0);
+  cr_assert_eq(rove_exec_freeze_params(&e, NULL), 0);
+  rove_exec_forward(&e, B, x);
+  memcpy(z, rove_exec_logits(&e), (size_t)B * N * sizeof(float));
+  rove_exec_backward(&e, B, x, r, dx, NULL);
+  rove_exec_deinit(&e);
+  free(x);
+  free(r);
+}
+
+/* A frozen exec keeps the transformed kernels: after the params change it
+ * must be told (rove_exec_params_changed), and then agrees with a fresh
+ * exec again; untold, it still computes with the old kernels, which shows
+ * the kept ones are what ran. Winograd in mode all, so that the small
+ * fixture's convolutions take it. */
+Test(model, frozen_params_follow_params_changed) {
+  rove_model m;
+  cr_assert_eq(rove_onnx_load(&m, "tests/fixtures/bench_resnet18.onnx"), 0,
+               "%s", rove_error_message());
+  rove_wino_set_mode(ROVE_WINO_ALL);
+  size_t d = (size_t)rove_shape_numel(&m.in), N = (size_t)m.n_classes;
+  float *x = falloc(2 * d), *z = falloc(2 * N), *zf = falloc(2 * N);
+  fill_uniform(x, 2 * d, 0, 1, 21); /* run_kernels_frozen's batch */
+  rove_exec e;
+  size_t bytes = 0;
+  cr_assert_eq(rove_exec_init(&e, &m, 2), 0);
+  cr_assert_eq(rove_exec_freeze_params(&e, &bytes), 0);
+  cr_expect(bytes > 0, "the fixture has 3x3 stride-1 convolutions to keep");
+  rove_exec_forward(&e, 2, x);
+  for (size_t i = 0; i < m.n_params; i++)
+    m.params[i] *= 0.75f;
+  float *dxf = falloc(2 * d);
+  run_kernels_frozen(&m, 2, zf, dxf);
+  free(dxf);
+  rove_exec_forward(&e, 2, x);
+  memcpy(z, rove_exec_logits(&e), 2 * N * sizeof(float));
+  cr_expect(memcmp(z, zf, 2 * N * sizeof(float)) != 0,
+            "the kept kernels were not used (or not kept)");
+  rove_exec_params_changed(&e);
+  rove_exec_forward(&e, 2, x);
+  cr_expect(memcmp(rove_exec_logits(&e), zf, 2 * N * sizeof(float)) == 0,
+            "after rove_exec_params_changed the logits differ from a fresh "
+            "exec's");
+  rove_exec_deinit(&e);
+  rove_wino_set_mode(ROVE_WINO_AUTO);
+  free(x);
+  free(z);
+  free(zf);
+  rove_model_deinit(&m);
+}
+
 /* The AVX2 kernels and the portable ones (what an aarch64 board runs)
  * give the same bits, through every conv path (gathered, packed with
  * padding, the correlation backward, col2im), the dense products, 2x2
@@ -433,7 +494,7 @@ Test(model, bench_architectures_are_bit_identical) {
     }
     /* run_kernels draws the batch from fixed seeds: example 0 alone is
      * example 0 of the batch. */
-    float *z1 = falloc(N), *dx1 = falloc(d);
+    float *z1 = falloc((size_t)B * N), *dx1 = falloc((size_t)B * d);
     run_kernels(&m, 1, -1, z1, dx1);
     cr_expect(memcmp(z1, z[0], N * sizeof(float)) == 0,
               "%s: example 0's logits differ between batch 1 and 4", fx[f]);
@@ -441,6 +502,13 @@ Test(model, bench_architectures_are_bit_identical) {
               "%s: example 0's input gradient differs between batch 1 and 4",
               fx[f]);
     cr_expect(isfinite(z[0][0]) && fabsf(z[0][0]) < 1e6f);
+    /* With the params frozen (prepared Winograd kernels kept): the same
+     * bits. */
+    run_kernels_frozen(&m, B, z1, dx1);
+    cr_expect(memcmp(z1, z[0], N * sizeof(float)) == 0,
+              "%s: logits differ with the params frozen", fx[f]);
+    cr_expect(memcmp(dx1, dx[0], d * sizeof(float)) == 0,
+              "%s: input gradients differ with the params frozen", fx[f]);
     free(z1);
     free(dx1);
     for (int level = 0; level < 3; level++) {
