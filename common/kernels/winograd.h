@@ -22,14 +22,16 @@
 #include "common/kernels/conv_kernels.h"
 
 /* Modes: off (the direct GEMM paths always), auto (where it measured
- * faster: at least 256 input and output channels, and for the forward a
- * map of at least 8 x 8; the default), all (every eligible geometry: for
- * tests). ROVE_WINOGRAD=0 or =all in the environment sets off or all. */
+ * faster: at least ROVE_WINO_MIN_CHANNELS input and output channels and
+ * at least 16/9 times fewer multiplies; the default), all (every eligible
+ * geometry: for tests). ROVE_WINOGRAD=0 or =all in the environment sets
+ * off or all. */
 #define ROVE_WINO_OFF 0
 #define ROVE_WINO_AUTO 1
 #define ROVE_WINO_ALL 2
-/* Auto: both channel counts at least this. */
-#define ROVE_WINO_MIN_CHANNELS 16
+/* Auto: both channel counts at least this, and at least 16/9 times
+ * fewer multiplies than the direct convolution. */
+#define ROVE_WINO_MIN_CHANNELS 64
 void rove_wino_set_mode(int mode);
 
 /* 1 when the convolution layer runs g's forward (backward = 0) or input

@@ -435,6 +435,13 @@ Test(conv_grad, winograd_f2x2_3x3) {
   few.C = few.Cg = ROVE_WINO_MIN_CHANNELS - 1;
   cr_assert(!rove_wino_use(&few, 0) && !rove_wino_use(&few, 1),
             "the default policy: too few input channels for Winograd");
+  rove_conv_geom full = t; /* unpadded: its input gradient's map is 10x10 */
+  full.H = full.W = 10;
+  full.OH = full.OW = 8;
+  full.pt = full.pl = 0;
+  cr_assert(rove_wino_use(&full, 0) && !rove_wino_use(&full, 1),
+            "the default policy: an unpadded 8x8 convolution's input gradient "
+            "(25 tiles, 400 multiplies against 576) stays direct");
   rove_conv_geom s2 = t;
   s2.sh = s2.sw = 2;
   s2.OH = s2.OW = 2;
