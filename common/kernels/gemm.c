@@ -249,6 +249,82 @@ kernel_avx512_12(int K, const float *a0, const float *a1, const float *b,
   A512_STORE(11);
 }
 
+/* Twelve rows by two panels (32 columns): 24 accumulators, per k two
+ * loads of B and twelve broadcasts of A for 24 FMAs, where the 12 x 16
+ * tile needs 13 loads for 12 (the loads, not the FMAs, bounded it). b1 is
+ * the second panel's k-th row's start. Same fma chains, same bits. */
+#define A512_ROW2(r, p, i)                                                     \
+  do {                                                                         \
+    __m512 av = _mm512_set1_ps((p)[i]);                                        \
+    c##r = _mm512_fmadd_ps(av, bv, c##r);                                      \
+    d##r = _mm512_fmadd_ps(av, bw, d##r);                                      \
+  } while (0)
+#define A512_STORE2(r)                                                         \
+  do {                                                                         \
+    _mm512_storeu_ps(c + (long)(r)*ldc, c##r);                                 \
+    _mm512_storeu_ps(c + (long)(r)*ldc + NR, d##r);                            \
+  } while (0)
+#define A512_LOAD2(r)                                                          \
+  do {                                                                         \
+    c##r = _mm512_loadu_ps(c + (long)(r)*ldc);                                 \
+    d##r = _mm512_loadu_ps(c + (long)(r)*ldc + NR);                            \
+  } while (0)
+
+__attribute__((target("avx512f,avx2,fma"))) static void
+kernel_avx512_12x32(int K, const float *a0, const float *a1, const float *b,
+                    const float *b1, float *c, long ldc, int load) {
+  __m512 c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11;
+  __m512 d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10, d11;
+  c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = c8 = c9 = c10 = c11 =
+      _mm512_setzero_ps();
+  d0 = d1 = d2 = d3 = d4 = d5 = d6 = d7 = d8 = d9 = d10 = d11 = c0;
+  if (load) {
+    A512_LOAD2(0);
+    A512_LOAD2(1);
+    A512_LOAD2(2);
+    A512_LOAD2(3);
+    A512_LOAD2(4);
+    A512_LOAD2(5);
+    A512_LOAD2(6);
+    A512_LOAD2(7);
+    A512_LOAD2(8);
+    A512_LOAD2(9);
+    A512_LOAD2(10);
+    A512_LOAD2(11);
+  }
+  for (int k = 0; k < K; k++) {
+    __m512 bv = _mm512_loadu_ps(b), bw = _mm512_loadu_ps(b1);
+    A512_ROW2(0, a0, 0);
+    A512_ROW2(1, a0, 1);
+    A512_ROW2(2, a0, 2);
+    A512_ROW2(3, a0, 3);
+    A512_ROW2(4, a0, 4);
+    A512_ROW2(5, a0, 5);
+    A512_ROW2(6, a1, 0);
+    A512_ROW2(7, a1, 1);
+    A512_ROW2(8, a1, 2);
+    A512_ROW2(9, a1, 3);
+    A512_ROW2(10, a1, 4);
+    A512_ROW2(11, a1, 5);
+    a0 += MR;
+    a1 += MR;
+    b += NR;
+    b1 += NR;
+  }
+  A512_STORE2(0);
+  A512_STORE2(1);
+  A512_STORE2(2);
+  A512_STORE2(3);
+  A512_STORE2(4);
+  A512_STORE2(5);
+  A512_STORE2(6);
+  A512_STORE2(7);
+  A512_STORE2(8);
+  A512_STORE2(9);
+  A512_STORE2(10);
+  A512_STORE2(11);
+}
+
 /* One A block (the last when their number is odd). */
 __attribute__((target("avx512f,avx2,fma"))) static void
 kernel_avx512_6(int K, const float *a0, const float *b, float *c, long ldc,
@@ -351,6 +427,23 @@ void rove_gemm_packed(int Mp, int Np, int K, const float *ap, const float *bp,
         const float *bpan = bp + (size_t)n0 * K + (size_t)k0 * NR;
         int m0 = mc0;
 #if defined(__x86_64__)
+        if (avx512 && n0 + 2 * NR <= Np) {
+          /* Two panels at a time; the next n0 skips the second. */
+          const float *bpan2 = bpan + (size_t)NR * K;
+          for (; m0 + 2 * MR <= mc1; m0 += 2 * MR)
+            kernel_avx512_12x32(kc, ap + (size_t)m0 * K + (size_t)k0 * MR,
+                                ap + (size_t)(m0 + MR) * K + (size_t)k0 * MR,
+                                bpan, bpan2, c + (long)m0 * ldc + n0, ldc,
+                                load);
+          if (m0 < mc1) {
+            kernel_avx512_6(kc, ap + (size_t)m0 * K + (size_t)k0 * MR, bpan,
+                            c + (long)m0 * ldc + n0, ldc, load);
+            kernel_avx512_6(kc, ap + (size_t)m0 * K + (size_t)k0 * MR, bpan2,
+                            c + (long)m0 * ldc + n0 + NR, ldc, load);
+          }
+          n0 += NR;
+          continue;
+        }
         if (avx512) {
           for (; m0 + 2 * MR <= mc1; m0 += 2 * MR)
             kernel_avx512_12(kc, ap + (size_t)m0 * K + (size_t)k0 * MR,
