@@ -18,6 +18,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/format_rove.h"
+#include "common/kernels/cpu.h"
 #include "common/model.h"
 #include "common/rng.h"
 #include "common/train/train.h"
@@ -28,7 +29,8 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: rove train ZOO_FILE [--out DIR] [--only NAME,...] [--force]\n"
           "       rove train --name NAME [--KEY VALUE ...] [--out DIR]\n"
-          "       rove train --bench [--batch B] [--width W] [--steps N] "
+          "       rove train --bench [--model MODEL] [--batch B] [--width W] "
+          "[--steps N] [--optimizer sgd|adam] "
           "[--json]\n\n"
           "Trains the models a zoo file lists (common/train/README.md) and\n"
           "writes DIR/NAME.rove and DIR/NAME.json (the training log: arch,\n"
@@ -44,9 +46,12 @@ static void usage(FILE *f) {
           "                   (--arch smallcnn --width 0.5 --variant qat\n"
           "                   --bits 4 --epochs 3 --eps 0.1 --n-train 1000 "
           "...)\n"
-          "  --bench          time SGD training steps of SmallCNN on random\n"
-          "                   data (--batch, default 128; --width, default\n"
-          "                   1; --steps, default 20) and print the figures\n"
+          "  --bench          time training steps (forward, backward with\n"
+          "                   parameter gradients, one SGD or --optimizer\n"
+          "                   adam update) of SmallCNN, or of --model MODEL\n"
+          "                   (.rove or ONNX), on random data (--batch,\n"
+          "                   default 128; --width, default 1; --steps,\n"
+          "                   default 20) and print the figures\n"
           "  -h, --help       this text\n");
 }
 
@@ -265,13 +270,23 @@ static int run_zoo(rove_zoo *z, const char *out, const char *only, int force,
   return 0;
 }
 
-static int run_bench(int batch, double width, int steps, int json) {
+/* Times training steps of SmallCNN (model NULL) or of a model file; adam
+ * picks Adam instead of SGD. */
+static int run_bench(const char *model, int batch, double width, int steps,
+                     int adam, int json) {
   rove_model m;
   rove_train_spec s;
   rove_trainer t;
   rove_train_spec_default(&s);
   s.width = width;
-  ROVE_TRY(rove_train_build(&m, &s, NULL, 10));
+  if (adam)
+    s.opt = ROVE_TRAIN_ADAM;
+  if (model)
+    ROVE_TRY(rove_model_load(&m, model));
+  else
+    ROVE_TRY(rove_train_build(&m, &s, NULL, 10));
+  const char *label = model ? model : "smallcnn";
+  int K = m.n_classes;
   size_t d = (size_t)rove_shape_numel(&m.in);
   float *x = malloc(sizeof *x * d * (size_t)batch);
   int32_t *y = malloc(sizeof *y * (size_t)batch);
@@ -286,7 +301,7 @@ static int run_bench(int batch, double width, int steps, int json) {
   for (size_t i = 0; i < d * (size_t)batch; i++)
     x[i] = rove_rng_uniform(&g);
   for (int b = 0; b < batch; b++)
-    y[b] = (int32_t)rove_rng_below(&g, 10);
+    y[b] = (int32_t)rove_rng_below(&g, (uint32_t)K);
   if ((rc = rove_trainer_init(&t, &m, &s, batch)) < 0)
     goto out;
   double loss;
@@ -299,18 +314,23 @@ static int run_bench(int batch, double width, int steps, int json) {
   rove_trainer_deinit(&t);
   double ms = 1e3 * dt / steps, eps = (double)batch * steps / dt;
   double gflop = 3.0 * 2.0 * rove_model_macs(&m) * batch * steps / dt / 1e9;
+  const char *opt = adam ? "adam" : "sgd";
   if (json)
-    printf("{\"arch\": \"smallcnn\", \"width\": %g, \"batch\": %d, \"steps\": "
-           "%d, \"ms_per_step\": %.3f, \"examples_per_s\": %.1f, "
-           "\"approx_gflops\": %.1f, \"openblas_core\": \"%s\", "
-           "\"blas_threads\": %d}\n",
-           width, batch, steps, ms, eps, gflop, openblas_get_corename(),
-           openblas_get_num_threads());
+    printf("{\"arch\": \"%s\", \"width\": %g, \"batch\": %d, \"steps\": "
+           "%d, \"optimizer\": \"%s\", \"ms_per_step\": %.3f, "
+           "\"examples_per_s\": %.1f, \"approx_gflops\": %.1f, "
+           "\"openblas_core\": \"%s\", \"blas_threads\": %d, "
+           "\"rove_kernels\": \"%s\"}\n",
+           label, model ? 1.0 : width, batch, steps, opt, ms, eps, gflop,
+           openblas_get_corename(), openblas_get_num_threads(),
+           rove_cpu_level_name(rove_cpu_level()));
   else
-    printf("rove train step, SmallCNN x%g, batch %d: %.2f ms/step, %.0f "
-           "examples/s, ~%.1f GFLOP/s (openblas core %s, %d thread(s))\n",
-           width, batch, ms, eps, gflop, openblas_get_corename(),
-           openblas_get_num_threads());
+    printf("rove train step (%s), %s x%g, batch %d: %.2f ms/step, %.0f "
+           "examples/s, ~%.1f GFLOP/s (openblas core %s, %d thread(s); rove "
+           "kernels %s)\n",
+           opt, label, model ? 1.0 : width, batch, ms, eps, gflop,
+           openblas_get_corename(), openblas_get_num_threads(),
+           rove_cpu_level_name(rove_cpu_level()));
 out:
   free(x);
   free(y);
@@ -342,6 +362,7 @@ int rove_cmd_train(int argc, char **argv) {
     O_BENCH,
     O_STEPS,
     O_JSON,
+    O_MODEL,
     O_KEY
   };
   struct option opts[ROVE_ZOO_N_MODEL_KEYS + 16];
@@ -355,6 +376,7 @@ int rove_cmd_train(int argc, char **argv) {
   opts[no++] = (struct option){"bench", no_argument, NULL, O_BENCH};
   opts[no++] = (struct option){"steps", required_argument, NULL, O_STEPS};
   opts[no++] = (struct option){"json", no_argument, NULL, O_JSON};
+  opts[no++] = (struct option){"model", required_argument, NULL, O_MODEL};
   opts[no++] = (struct option){"help", no_argument, NULL, 'h'};
   for (int i = 0; rove_zoo_model_keys[i]; i++) {
     snprintf(flagname[i], sizeof flagname[i], "%s", rove_zoo_model_keys[i]);
@@ -365,7 +387,8 @@ int rove_cmd_train(int argc, char **argv) {
         (struct option){flagname[i], required_argument, NULL, O_KEY + i};
   }
   opts[no] = (struct option){NULL, 0, NULL, 0};
-  const char *out = NULL, *only = NULL, *name = NULL;
+  const char *out = NULL, *only = NULL, *name = NULL, *bench_model = NULL;
+  int bench_adam = 0;
   int force = 0, quiet = 0, bench = 0, json = 0, steps = 20;
   int bench_batch = 128;
   double bench_width = 1;
@@ -380,6 +403,8 @@ int rove_cmd_train(int argc, char **argv) {
         rove_parse_int(optarg, 1, 1 << 16, &bench_batch);
       if (!strcmp(key, "width"))
         bench_width = atof(optarg);
+      if (!strcmp(key, "optimizer"))
+        bench_adam = !strcmp(optarg, "adam");
       if (add_kv(&kv, &kvlen, key, optarg) < 0) {
         fprintf(stderr, "rove train: --%s '%s': bad value\n",
                 flagname[c - O_KEY], optarg);
@@ -396,6 +421,7 @@ int rove_cmd_train(int argc, char **argv) {
     case O_NAME: name = optarg; break;
     case O_BENCH: bench = 1; break;
     case O_JSON: json = 1; break;
+    case O_MODEL: bench_model = optarg; break;
     case O_STEPS:
       if (rove_parse_int(optarg, 1, 1000000, &steps) < 0) {
         fprintf(stderr,
@@ -423,7 +449,8 @@ int rove_cmd_train(int argc, char **argv) {
       fprintf(stderr, "rove train: --width must be > 0\n");
       return ROVE_EXIT_USAGE;
     }
-    if (run_bench(bench_batch, bench_width, steps, json) < 0) {
+    if (run_bench(bench_model, bench_batch, bench_width, steps, bench_adam,
+                  json) < 0) {
       rove_error_print(stderr);
       return ROVE_EXIT_FAIL;
     }

@@ -259,3 +259,46 @@ int rove_conv_transpose_out(const float *c, int kp, int len, int Kg, float *y,
   (void)acc;
   return 0;
 }
+
+/* rove_conv_pack_taps: plain copies, so every form gives the same bits.
+ * The AVX-512 form takes a panel's 16 taps of one pixel with one masked
+ * gather; the portable one copies element by element. */
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) static void
+pack_taps_avx512(const float *base, const int *pix, int np, const int *toff,
+                 int R, float *bp) {
+  for (int r0 = 0; r0 < R; r0 += 16) {
+    int n = R - r0 < 16 ? R - r0 : 16;
+    __mmask16 m = (__mmask16)((1u << n) - 1u);
+    __m512i idx = _mm512_maskz_loadu_epi32(m, toff + r0);
+    float *d = bp + (size_t)r0 * np;
+    for (int t = 0; t < np; t++)
+      _mm512_storeu_ps(d + (size_t)t * 16,
+                       _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx,
+                                                base + pix[t], 4));
+  }
+}
+#endif
+
+void rove_conv_pack_taps(const float *base, const int *pix, int np,
+                         const int *toff, int R, float *bp) {
+#if defined(__x86_64__)
+  if (rove_cpu_level() >= ROVE_CPU_AVX512) {
+    pack_taps_avx512(base, pix, np, toff, R, bp);
+    return;
+  }
+#endif
+  for (int r0 = 0; r0 < R; r0 += 16) {
+    int n = R - r0 < 16 ? R - r0 : 16;
+    float *d = bp + (size_t)r0 * np;
+    for (int t = 0; t < np; t++) {
+      const float *s = base + pix[t];
+      float *dt = d + (size_t)t * 16;
+      int l = 0;
+      for (; l < n; l++)
+        dt[l] = s[toff[r0 + l]];
+      for (; l < 16; l++)
+        dt[l] = 0.0f;
+    }
+  }
+}

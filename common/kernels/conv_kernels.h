@@ -37,4 +37,11 @@ void rove_col2im_rows(const rove_conv_geom *g, const float *dcol, long ldc,
 int rove_conv_transpose_out(const float *c, int kp, int len, int Kg, float *y,
                             long P, const float *bias, int acc);
 
+/* B panels of im2col^T for a weight gradient: element (t, r), pixel t's
+ * tap r, is base[pix[t] + toff[r]], packed as rove_gemm's B (K = np
+ * pixels, N = R taps): at bp[((r / 16) * np + t) * 16 + r % 16], taps past
+ * R zero. */
+void rove_conv_pack_taps(const float *base, const int *pix, int np,
+                         const int *toff, int R, float *bp);
+
 #endif

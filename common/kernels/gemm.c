@@ -413,14 +413,14 @@ static gemm_kernel pick_kernel(void) {
 #define KC 256
 #define MC (32 * MR)
 
-void rove_gemm_packed(int Mp, int Np, int K, const float *ap, const float *bp,
-                      float *c, long ldc) {
+static void gemm_packed(int Mp, int Np, int K, const float *ap, const float *bp,
+                        float *c, long ldc, int cont) {
   gemm_kernel kern = pick_kernel();
 #if defined(__x86_64__)
   int avx512 = rove_cpu_level() >= ROVE_CPU_AVX512;
 #endif
   for (int k0 = 0; k0 < K || k0 == 0; k0 += KC) {
-    int kc = K - k0 < KC ? K - k0 : KC, load = k0 > 0;
+    int kc = K - k0 < KC ? K - k0 : KC, load = k0 > 0 || cont;
     for (int mc0 = 0; mc0 < Mp; mc0 += MC) {
       int mc1 = Mp - mc0 < MC ? Mp : mc0 + MC;
       for (int n0 = 0; n0 < Np; n0 += NR) {
@@ -463,6 +463,16 @@ void rove_gemm_packed(int Mp, int Np, int K, const float *ap, const float *bp,
     if (K == 0)
       break;
   }
+}
+
+void rove_gemm_packed(int Mp, int Np, int K, const float *ap, const float *bp,
+                      float *c, long ldc) {
+  gemm_packed(Mp, Np, K, ap, bp, c, ldc, 0);
+}
+
+void rove_gemm_packed_acc(int Mp, int Np, int K, const float *ap,
+                          const float *bp, float *c, long ldc) {
+  gemm_packed(Mp, Np, K, ap, bp, c, ldc, 1);
 }
 
 void rove_gemm_gather(int K, const int *koff, const float *const rows[], int Np,

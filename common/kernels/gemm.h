@@ -39,6 +39,13 @@ void rove_gemm_pack_a(int M, int K, const float *a, long rs, long cs,
 void rove_gemm_packed(int Mp, int Np, int K, const float *ap, const float *bp,
                       float *c, long ldc);
 
+/* The same, continuing C's chains: every element goes on from C's value,
+ * c = fmaf(A[m][k], B[k][n], c) for k = 0 .. K-1, so a product over a
+ * long inner dimension can be taken a slice at a time with the bits of
+ * one call. */
+void rove_gemm_packed_acc(int Mp, int Np, int K, const float *ap,
+                          const float *bp, float *c, long ldc);
+
 /* One strip of C = A . B where A's rows are gathered in place instead of
  * packed: A[m][k] = rows[m][koff[k]] for m < MR (an implicit im2col: a
  * row is an output pixel's receptive field, koff the offsets of the

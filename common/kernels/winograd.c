@@ -144,41 +144,118 @@ size_t rove_wino_workspace(const rove_conv_geom *g) {
 /* U_e = (G g G^T)[e] for every (k, c), packed as the GEMMs' A: point e's
  * matrix at up + e * Kp * C, element (k, c) at
  * [((k / MR) * C + c) * MR + k % MR], rows past K zero. Kernel (k, c)'s
- * tap f is w[k * sk + c * sc + f], or tap 8 - f with flip. Written in
- * packed order: sixteen streams, each advancing one float at a time. */
+ * tap f is w[k * sk + c * sc + f], or tap 8 - f with flip.
+ *
+ * One (k, c) in scalar code, the reference the lane form below repeats
+ * operation for operation (adds and halvings only: no multiply-add for a
+ * compiler to fuse, so the same bits). */
+static void kernel_one(const float *s, int flip, float u[16]) {
+  float f[9], t[4][3];
+  for (int i = 0; i < 9; i++)
+    f[i] = s[flip ? 8 - i : i];
+  for (int j = 0; j < 3; j++) {
+    t[0][j] = f[j];
+    t[1][j] = 0.5f * ((f[j] + f[3 + j]) + f[6 + j]);
+    t[2][j] = 0.5f * ((f[j] - f[3 + j]) + f[6 + j]);
+    t[3][j] = f[6 + j];
+  }
+  for (int i = 0; i < 4; i++) {
+    u[4 * i] = t[i][0];
+    u[4 * i + 1] = 0.5f * ((t[i][0] + t[i][1]) + t[i][2]);
+    u[4 * i + 2] = 0.5f * ((t[i][0] - t[i][1]) + t[i][2]);
+    u[4 * i + 3] = t[i][2];
+  }
+}
+
+/* 16 channels c .. c + 15 of kernel row k at once (lane l: channel c + l,
+ * its taps at s + l * sc), written to blk[e][l * MR] for the 16 points e
+ * (blk rows 16 * MR apart). */
+static inline __attribute__((always_inline)) void
+kernel_lanes(const float *restrict s, size_t sc, int flip,
+             float *restrict blk) {
+  float f[9][NR], t[4][3][NR];
+  for (int i = 0; i < 9; i++)
+    for (int l = 0; l < NR; l++)
+      f[i][l] = s[(size_t)l * sc + (size_t)(flip ? 8 - i : i)];
+  for (int j = 0; j < 3; j++)
+    for (int l = 0; l < NR; l++) {
+      t[0][j][l] = f[j][l];
+      t[1][j][l] = 0.5f * ((f[j][l] + f[3 + j][l]) + f[6 + j][l]);
+      t[2][j][l] = 0.5f * ((f[j][l] - f[3 + j][l]) + f[6 + j][l]);
+      t[3][j][l] = f[6 + j][l];
+    }
+  for (int i = 0; i < 4; i++) {
+    float *b0 = blk + (size_t)(4 * i) * NR * MR, *b1 = b0 + NR * MR,
+          *b2 = b1 + NR * MR, *b3 = b2 + NR * MR;
+    for (int l = 0; l < NR; l++) {
+      b0[l * MR] = t[i][0][l];
+      b1[l * MR] = 0.5f * ((t[i][0][l] + t[i][1][l]) + t[i][2][l]);
+      b2[l * MR] = 0.5f * ((t[i][0][l] - t[i][1][l]) + t[i][2][l]);
+      b3[l * MR] = t[i][2][l];
+    }
+  }
+}
+
+typedef void (*klanes_fn)(const float *, size_t, int, float *);
+static void klanes_portable(const float *s, size_t sc, int flip, float *b) {
+  kernel_lanes(s, sc, flip, b);
+}
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void
+klanes_avx2(const float *s, size_t sc, int flip, float *b) {
+  kernel_lanes(s, sc, flip, b);
+}
+__attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma"))) static void
+klanes_avx512(const float *s, size_t sc, int flip, float *b) {
+  kernel_lanes(s, sc, flip, b);
+}
+#endif
+
+/* Blocks of MR rows by 16 channels go through a small buffer, so that
+ * each point's part of the packed matrix is written as one contiguous run
+ * of 16 * MR floats. */
 static void transform_kernel(int K, int C, const float *w, size_t sk, size_t sc,
                              int flip, float *up) {
   int kp = rove_gemm_up(K, MR);
   size_t pe = (size_t)kp * C;
-  for (int kb = 0; kb < kp; kb += MR)
-    for (int c = 0; c < C; c++) {
-      size_t at = ((size_t)kb * C + (size_t)c * MR);
+  klanes_fn lanes = klanes_portable;
+#if defined(__x86_64__)
+  if (rove_cpu_level() >= ROVE_CPU_AVX512)
+    lanes = klanes_avx512;
+  else if (rove_cpu_simd())
+    lanes = klanes_avx2;
+#endif
+  float blk[16 * NR * MR];
+  for (int kb = 0; kb < kp; kb += MR) {
+    int c = 0;
+    for (; c + NR <= C; c += NR) {
       for (int kr = 0; kr < MR; kr++) {
         int k = kb + kr;
-        if (k >= K) {
+        if (k < K) {
+          lanes(w + (size_t)k * sk + (size_t)c * sc, sc, flip, blk + kr);
+        } else {
           for (int e = 0; e < 16; e++)
-            up[e * pe + at + kr] = 0.0f;
-          continue;
-        }
-        const float *s = w + (size_t)k * sk + (size_t)c * sc;
-        float f[9], t[4][3];
-        for (int i = 0; i < 9; i++)
-          f[i] = s[flip ? 8 - i : i];
-        for (int j = 0; j < 3; j++) {
-          t[0][j] = f[j];
-          t[1][j] = 0.5f * ((f[j] + f[3 + j]) + f[6 + j]);
-          t[2][j] = 0.5f * ((f[j] - f[3 + j]) + f[6 + j]);
-          t[3][j] = f[6 + j];
-        }
-        for (int i = 0; i < 4; i++) {
-          float *u = up + (size_t)(4 * i) * pe + at + kr;
-          u[0] = t[i][0];
-          u[pe] = 0.5f * ((t[i][0] + t[i][1]) + t[i][2]);
-          u[2 * pe] = 0.5f * ((t[i][0] - t[i][1]) + t[i][2]);
-          u[3 * pe] = t[i][2];
+            for (int l = 0; l < NR; l++)
+              blk[(size_t)e * NR * MR + l * MR + kr] = 0.0f;
         }
       }
+      size_t at = (size_t)kb * C + (size_t)c * MR;
+      for (int e = 0; e < 16; e++)
+        memcpy(up + e * pe + at, blk + (size_t)e * NR * MR,
+               sizeof(float) * NR * MR);
     }
+    for (; c < C; c++) {
+      size_t at = (size_t)kb * C + (size_t)c * MR;
+      for (int kr = 0; kr < MR; kr++) {
+        int k = kb + kr;
+        float u[16];
+        if (k < K)
+          kernel_one(w + (size_t)k * sk + (size_t)c * sc, flip, u);
+        for (int e = 0; e < 16; e++)
+          up[e * pe + at + kr] = k < K ? u[e] : 0.0f;
+      }
+    }
+  }
 }
 
 /* V of one panel (16 tiles) of one channel: tile l's patch is the 4 x 4

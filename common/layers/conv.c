@@ -1,6 +1,7 @@
 /* conv.c - 2-D convolution (groups, stride, dilation, 4-sided padding) by
  * im2col packed straight into a position-independent GEMM. */
 #include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
@@ -148,22 +149,13 @@ static int gather_chunk(int kp) {
   return rove_gemm_up(pc > MR ? pc : MR, MR);
 }
 
-/* Pixels (taken across the batch) per chunk of the gathering weight
- * gradient (see conv_dw_gather): one NR-column panel of packed dy^T is
- * DW_COLS x NR floats (16 KB), so it stays in L1 while a block of taps
- * streams past it. Depends on the geometry only. 0 when the offsets of
- * one chunk would not fit an int. */
-#define DW_COLS 256
-static int dw_chunk(const conv_geom *g) {
-  long P = (long)g->OH * g->OW, xs = (long)g->C * g->H * g->W;
-  return (DW_COLS / (P > 0 ? P : 1) + 2) * xs < 0x3fffffffL ? DW_COLS : 0;
-}
-
 /* Workspace layout (floats): ap | bp | c for either GEMM; the weight
- * gradient's buffers (the gathering one's offsets, dy^T panels and C, or
- * else an im2col of one example, R x OH*OW) reuse the same space. */
+ * gradient's buffers (conv_dw_packed's, or else an im2col of one example,
+ * R x OH*OW) reuse the same space. */
 static int corr_ok(const conv_geom *g);
 static size_t corr_workspace(const conv_geom *g);
+static int packed_dw_ok(const rove_node *n, const conv_geom *g);
+static size_t packed_dw_workspace(const rove_node *n, const conv_geom *g);
 
 static size_t conv_workspace(const rove_node *n, int B) {
   conv_geom g;
@@ -181,17 +173,16 @@ static size_t conv_workspace(const rove_node *n, int B) {
   if (gather_ok(n)) {
     int kp = rove_gemm_up(g.Kg, NR);
     fwd = (size_t)kp * g.R + (size_t)g.R + (size_t)gather_chunk(kp) * kp;
-    size_t kc = (size_t)dw_chunk(&g);
-    if (kc > 0) {
-      dw = kc + kc * kp + (size_t)rove_gemm_up(g.R, MR) * kp;
-    }
   }
+  if (packed_dw_ok(n, &g))
+    dw = packed_dw_workspace(n, &g);
   if (corr_ok(&g))
     bwd = corr_workspace(&g);
   size_t w = fwd > bwd ? fwd : bwd;
   w = w > dw ? w : dw;
-  if ((rove_wino_use(&g, 0) || rove_wino_use(&g, 1)) &&
-      rove_wino_workspace(&g) > w)
+  /* Winograd's whenever the geometry allows it, so that a change of mode
+   * (rove_wino_set_mode) after the exec was planned stays in bounds. */
+  if (rove_wino_prep_size(&g) > 0 && rove_wino_workspace(&g) > w)
     w = rove_wino_workspace(&g);
   return w;
 }
@@ -518,77 +509,134 @@ static void conv_forward_prep(const rove_node *n, const float *p,
   }
 }
 
-/* The weight gradient without padding, as gathered GEMMs over chunks of
- * output pixels taken across the batch (global pixel j = b*P + q):
- * dW_g^T (R x Kg) = COL (R x B*P) . dY^T (B*P x Kg), where COL's row r (a
- * kernel tap) is read in place from x through the pixels' offsets
- * (rove_gemm_gather with taps as A's rows, pixels as the inner dimension)
- * and dY^T is packed in panels of NR output channels. This replaces an
- * im2col copy and an OpenBLAS call per example. Each chunk's C is added
- * to dp, so the summation order is fixed by the geometry and B: the same
- * batch gives the same bits (a parameter gradient is a sum over the
- * batch, so it depends on the batch by nature). Workspace: koff (KC
- * ints), dY^T panels (KC x kp), C (Rp x kp). */
-static void conv_dw_gather(const conv_geom *g, int B, const float *x,
-                           const float *dy, float *dw, float *ws) {
-  int P = g->OH * g->OW, kp = rove_gemm_up(g->Kg, NR), KC = dw_chunk(g);
-  size_t xs = (size_t)g->C * g->H * g->W;
-  long total = (long)B * P;
-  /* The workspace is plain allocated memory: storing ints in it makes
-   * them its effective type until the next layer stores floats. */
-  int *koff = (int *)ws;
-  float *bp = ws + KC, *cb = bp + (size_t)KC * kp;
-  for (long j0 = 0; j0 < total; j0 += KC) {
-    int K = total - j0 < KC ? (int)(total - j0) : KC;
-    long bfirst = j0 / P;
-    for (int t = 0; t < K; t++) {
-      long j = j0 + t;
-      int q = (int)(j % P);
-      koff[t] = (int)((size_t)(j / P - bfirst) * xs +
-                      (size_t)(q / g->OW) * g->sh * g->W +
-                      (size_t)(q % g->OW) * g->sw);
+/* The weight gradient as one packed GEMM per group over all the batch's
+ * pixels: dW_g (Kg x R) = dY_g (Kg x B*P) . COL^T (B*P x R), the inner
+ * dimension taken DWK pixels at a time with C's chains continued
+ * (rove_gemm_packed_acc), so that every element is one fma chain over the
+ * pixels in the order (b, q) whatever the chunking, then added to dw. A is
+ * the chunk of dY_g packed in MR-row blocks, B the chunk of COL^T gathered
+ * in NR-tap panels (rove_conv_pack_taps) from the input, or, when the
+ * convolution pads, from a copy of a few examples with their padding made
+ * real (zeros). The examples per copy depend on the geometry only. */
+#define DWK 256
+
+static void padded_geom(const rove_node *n, const conv_geom *g, conv_geom *gp) {
+  *gp = *g;
+  gp->H = g->H + n->a.pt + n->a.pb;
+  gp->W = g->W + n->a.pl + n->a.pr;
+  gp->pt = gp->pl = 0;
+}
+
+static int copy_examples(const conv_geom *gp) {
+  long one = (long)gp->Cg * gp->H * gp->W;
+  long nb = (1L << 20) / (one > 0 ? one : 1);
+  return nb < 1 ? 1 : nb > 64 ? 64 : (int)nb;
+}
+
+static int pads(const rove_node *n) {
+  return n->a.pt || n->a.pl || n->a.pb || n->a.pr;
+}
+
+/* The path needs non-negative padding and offsets that fit an int. */
+static int packed_dw_ok(const rove_node *n, const conv_geom *g) {
+  conv_geom gp;
+  padded_geom(n, g, &gp);
+  long span = pads(n)
+                  ? (long)copy_examples(&gp) * gp.Cg * gp.H * gp.W
+                  : ((long)DWK / (g->OH * g->OW > 0 ? g->OH * g->OW : 1) + 2) *
+                        g->C * g->H * g->W;
+  return n->a.pt >= 0 && n->a.pl >= 0 && n->a.pb >= 0 && n->a.pr >= 0 &&
+         span < 0x3fffffffL;
+}
+
+static size_t packed_dw_workspace(const rove_node *n, const conv_geom *g) {
+  conv_geom gp;
+  padded_geom(n, g, &gp);
+  size_t kgp = (size_t)rove_gemm_up(g->Kg, MR), rp = rove_gemm_up(g->R, NR);
+  size_t copy = pads(n) ? (size_t)copy_examples(&gp) * gp.Cg * gp.H * gp.W : 0;
+  return kgp * rp + kgp * DWK + (size_t)DWK * rp + DWK + (size_t)g->R + copy;
+}
+
+static void conv_dw_packed(const rove_node *n, const conv_geom *g, int B,
+                           const float *x, const float *dy, float *dw,
+                           float *ws) {
+  conv_geom gp;
+  padded_geom(n, g, &gp);
+  int P = g->OH * g->OW, kgp = rove_gemm_up(g->Kg, MR);
+  int rp = rove_gemm_up(g->R, NR), padded = pads(n);
+  int nb = padded ? copy_examples(&gp) : B;
+  size_t xs = (size_t)g->C * g->H * g->W;                /* one input */
+  size_t cs = padded ? (size_t)gp.Cg * gp.H * gp.W : xs; /* one copy */
+  float *cb = ws, *ap = cb + (size_t)kgp * rp, *bp = ap + (size_t)kgp * DWK;
+  /* Plain allocated memory: storing ints makes them its effective type
+   * until the next layer stores floats. */
+  int *pix = (int *)(bp + (size_t)DWK * rp), *toff = pix + DWK;
+  float *xp = (float *)(toff + g->R);
+  for (int r = 0; r < g->R; r++) {
+    int c = r / (g->kh * g->kw), i = r / g->kw % g->kh, jj = r % g->kw;
+    toff[r] = (c * gp.H + i * g->dh) * gp.W + jj * g->dw;
+  }
+  for (int gi = 0; gi < g->G; gi++) {
+    int first = 1;
+    for (int b0 = 0; b0 < B; b0 += nb) {
+      int cnt = B - b0 < nb ? B - b0 : nb;
+      const float *base;
+      if (padded) {
+        memset(xp, 0, sizeof(float) * cs * (size_t)cnt);
+        for (int b = 0; b < cnt; b++)
+          for (int c = 0; c < g->Cg; c++)
+            for (int h = 0; h < g->H; h++)
+              memcpy(xp + (size_t)b * cs +
+                         ((size_t)c * gp.H + h + n->a.pt) * gp.W + n->a.pl,
+                     x + (size_t)(b0 + b) * xs +
+                         (((size_t)gi * g->Cg + c) * g->H + h) * g->W,
+                     sizeof(float) * (size_t)g->W);
+        base = xp;
+      } else {
+        base = x + (size_t)b0 * xs + (size_t)gi * g->Cg * g->H * g->W;
+      }
+      long total = (long)cnt * P;
+      for (long j0 = 0; j0 < total; j0 += DWK) {
+        int kc = total - j0 < DWK ? (int)(total - j0) : DWK;
+        long bfirst = j0 / P;
+        for (int t = 0; t < kc; t++) {
+          long j = j0 + t;
+          int q = (int)(j % P);
+          pix[t] = (int)((size_t)(j / P - bfirst) * cs +
+                         (size_t)(q / g->OW) * g->sh * gp.W +
+                         (size_t)(q % g->OW) * g->sw);
+        }
+        /* A: dY_g's rows over the chunk's pixels, zero past Kg. */
+        for (int k = 0; k < kgp; k++) {
+          float *d = ap + (size_t)(k / MR) * kc * MR + k % MR;
+          if (k >= g->Kg) {
+            for (int t = 0; t < kc; t++)
+              d[(size_t)t * MR] = 0.0f;
+            continue;
+          }
+          for (int t = 0; t < kc;) {
+            long j = j0 + t, b = b0 + j / P;
+            int q0 = (int)(j % P), len = P - q0 < kc - t ? P - q0 : kc - t;
+            const float *sr = dy + ((size_t)b * g->K + gi * g->Kg + k) * P + q0;
+            float *dt = d + (size_t)t * MR;
+            for (int q = 0; q < len; q++)
+              dt[(size_t)q * MR] = sr[q];
+            t += len;
+          }
+        }
+        rove_conv_pack_taps(base + (size_t)bfirst * cs, pix, kc, toff, g->R,
+                            bp);
+        if (first)
+          rove_gemm_packed(kgp, rp, kc, ap, bp, cb, rp);
+        else
+          rove_gemm_packed_acc(kgp, rp, kc, ap, bp, cb, rp);
+        first = 0;
+      }
     }
-    for (int gi = 0; gi < g->G; gi++) {
-      const float *dyg = dy + (size_t)gi * g->Kg * P;
-      /* dY^T panels: element (t, k) = dy[b][gi*Kg + k][q] for the chunk's
-       * pixel t = (b, q), zero past Kg. */
-      for (int k = 0; k < kp; k++) {
-        float *d = bp + (size_t)(k / NR) * K * NR + k % NR;
-        if (k >= g->Kg) {
-          for (int t = 0; t < K; t++)
-            d[(size_t)t * NR] = 0.0f;
-          continue;
-        }
-        for (int t = 0; t < K;) {
-          long j = j0 + t, b = j / P;
-          int q0 = (int)(j % P), len = P - q0 < K - t ? P - q0 : K - t;
-          const float *sr = dyg + ((size_t)b * g->K + k) * P + q0;
-          float *dt = d + (size_t)t * NR;
-          for (int q = 0; q < len; q++)
-            dt[(size_t)q * NR] = sr[q];
-          t += len;
-        }
-      }
-      const float *xb =
-          x + (size_t)bfirst * xs + (size_t)gi * g->Cg * g->H * g->W;
-      for (int r0 = 0; r0 < g->R; r0 += MR) {
-        const float *rows[MR];
-        for (int m = 0; m < MR; m++) {
-          /* A short last block repeats its last tap; those rows of C are
-           * never read. */
-          int r = r0 + m < g->R ? r0 + m : g->R - 1;
-          int c = r / (g->kh * g->kw), i = r / g->kw % g->kh, jj = r % g->kw;
-          rows[m] = xb + (size_t)(c * g->H + i * g->dh) * g->W + jj * g->dw;
-        }
-        rove_gemm_gather(K, koff, rows, kp, bp, cb + (size_t)r0 * kp, kp);
-      }
-      float *dwg = dw + (size_t)gi * g->Kg * g->R;
-      for (int k = 0; k < g->Kg; k++) {
-        float *d = dwg + (size_t)k * g->R;
-        for (int r = 0; r < g->R; r++)
-          d[r] += cb[(size_t)r * kp + k];
-      }
-    }
+    float *dwg = dw + (size_t)gi * g->Kg * g->R;
+    for (int k = 0; k < g->Kg; k++)
+      for (int r = 0; r < g->R; r++)
+        dwg[(size_t)k * g->R + r] += cb[(size_t)k * rp + r];
   }
 }
 
@@ -634,11 +682,11 @@ static void conv_backward_prep(const rove_node *n, const float *p,
       conv_dbias(B, g.K, P, dy, dbias);
     if (rove_dw_use(&g)) {
       rove_dw_backward_w(&g, B, x[0], dy, dp, ws);
-    } else if (gather_ok(n) && dw_chunk(&g) > 0) {
-      conv_dw_gather(&g, B, x[0], dy, dp, ws);
+    } else if (packed_dw_ok(n, &g)) {
+      conv_dw_packed(n, &g, B, x[0], dy, dp, ws);
     } else {
-      /* With padding: an im2col and one OpenBLAS GEMM per example and
-       * group. */
+      /* Negative padding, or offsets past an int: an im2col and one
+       * OpenBLAS GEMM per example and group. */
       for (int b = 0; b < B; b++) {
         const float *xb = x[0] + (size_t)b * g.C * g.H * g.W;
         const float *dyb = dy + (size_t)b * g.K * P;
