@@ -44,6 +44,14 @@ float *rove_model_node_params(rove_model *m, int id);
  * change of the params too (training), so the hash stays the identity. */
 int rove_model_finalize(rove_model *m, int output);
 
+/* Folds every BatchNorm that reads a convolution nothing else reads into
+ * that convolution's weights and bias (common/fold.c), replacing the
+ * pair with one convolution; the ONNX importer does this at load. The
+ * hash stays the loaded model's (the identity of what the user gave),
+ * and the logits change by rounding only. *folded (may be NULL) gets the
+ * number of pairs. On error m is unchanged. */
+int rove_model_fold_batchnorm(rove_model *m, int *folded);
+
 /* Recomputes m->hash from the graph and params. */
 void rove_model_rehash(rove_model *m);
 /* 64 hex digits + NUL. */

@@ -206,6 +206,10 @@ int rove_onnx_load_mem(rove_model *m, const void *data, size_t len,
   free(c.fused_into);
   free(c.fused_sh);
   onnx__model_proto__free_unpacked(mp, NULL);
+  /* Exporters that keep Conv -> BatchNormalization (torch.onnx folds
+   * them in eval mode, others do not): one layer instead of two. */
+  if (rc == 0)
+    rc = rove_model_fold_batchnorm(m, NULL);
   if (rc < 0) {
     rove_model_deinit(m);
     ROVE_TRY(rc);

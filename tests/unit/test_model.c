@@ -518,3 +518,136 @@ Test(model, bench_architectures_are_bit_identical) {
     rove_model_deinit(&m);
   }
 }
+
+/* ---- BatchNorm folded into the convolution before it (common/fold.c) -- */
+
+/* conv (no bias) -> BN -> relu -> conv (bias, groups 2) -> BN, + relu
+ * output -> BN (after the Add: stays) -> a conv read by a BN and by the
+ * Add of a branch (stays) -> gap -> linear. Two pairs fold. */
+static void build_bn(rove_model *m) {
+  rove_shape in = {3, {4, 6, 6, 0}};
+  rove_attrs a, bn;
+  int c1, b1, r1, c2, b2, ad, b3, c3, b4, ad2, gp, fl, fc;
+  cr_assert_eq(rove_model_init(m, &in), 0);
+  rove_attrs_default(&a);
+  a.kh = a.kw = 3;
+  a.pt = a.pl = a.pb = a.pr = 1;
+  a.out = 4;
+  rove_attrs_default(&bn);
+  bn.eps = 1e-3f;
+  int x = ROVE_INPUT;
+  cr_assert_eq(rove_model_add(m, ROVE_OP_CONV, "c1", &x, 1, &a, &c1), 0);
+  cr_assert_eq(rove_model_add(m, ROVE_OP_BATCHNORM, "b1", &c1, 1, &bn, &b1), 0);
+  cr_assert_eq(rove_model_add(m, ROVE_OP_RELU, "r1", &b1, 1, NULL, &r1), 0);
+  a.groups = 2;
+  a.has_bias = 1;
+  cr_assert_eq(rove_model_add(m, ROVE_OP_CONV, "c2", &r1, 1, &a, &c2), 0);
+  cr_assert_eq(rove_model_add(m, ROVE_OP_BATCHNORM, "b2", &c2, 1, &bn, &b2), 0);
+  int s1[2] = {b2, r1};
+  cr_assert_eq(rove_model_add(m, ROVE_OP_ADD, "ad", s1, 2, NULL, &ad), 0);
+  cr_assert_eq(rove_model_add(m, ROVE_OP_BATCHNORM, "b3", &ad, 1, &bn, &b3), 0);
+  a.groups = 1;
+  cr_assert_eq(rove_model_add(m, ROVE_OP_CONV, "c3", &b3, 1, &a, &c3), 0);
+  cr_assert_eq(rove_model_add(m, ROVE_OP_BATCHNORM, "b4", &c3, 1, &bn, &b4), 0);
+  int s2[2] = {b4, c3};
+  cr_assert_eq(rove_model_add(m, ROVE_OP_ADD, "ad2", s2, 2, NULL, &ad2), 0);
+  cr_assert_eq(rove_model_add(m, ROVE_OP_GAP, "gap", &ad2, 1, NULL, &gp), 0);
+  rove_attrs_default(&a);
+  a.shape.rank = 1;
+  a.shape.d[0] = 4;
+  cr_assert_eq(rove_model_add(m, ROVE_OP_RESHAPE, "fl", &gp, 1, &a, &fl), 0);
+  rove_attrs_default(&a);
+  a.out = 3;
+  a.has_bias = 1;
+  cr_assert_eq(rove_model_add(m, ROVE_OP_LINEAR, "fc", &fl, 1, &a, &fc), 0);
+  fill_uniform(m->params, m->n_params, -0.5f, 0.5f, 31);
+  /* BatchNorm: gamma in [0.5, 1.5], beta and mean in [-0.3, 0.3], var in
+   * [0.2, 1.2]. */
+  for (int i = 0; i < m->n_nodes; i++)
+    if (m->nodes[i].op == ROVE_OP_BATCHNORM) {
+      float *p = m->params + m->nodes[i].param_off;
+      int C = m->nodes[i].out.d[0];
+      fill_uniform(p, (size_t)C, 0.5f, 1.5f, 32 + (uint64_t)i);
+      fill_uniform(p + C, 2 * (size_t)C, -0.3f, 0.3f, 40 + (uint64_t)i);
+      fill_uniform(p + 3 * C, (size_t)C, 0.2f, 1.2f, 50 + (uint64_t)i);
+    }
+  cr_assert_eq(rove_model_finalize(m, fc), 0);
+}
+
+static int count_op(const rove_model *m, int op) {
+  int n = 0;
+  for (int i = 0; i < m->n_nodes; i++)
+    n += m->nodes[i].op == op;
+  return n;
+}
+
+/* The folded model computes what the graph did (logits and input
+ * gradients to rounding), with two layers fewer, and keeps the loaded
+ * model's hash; BatchNorms after an Add or after a convolution read twice
+ * stay. */
+Test(model, batchnorm_folds_into_the_convolution) {
+  rove_model m, f;
+  build_bn(&m);
+  cr_assert_eq(rove_model_clone(&f, &m), 0);
+  int folded = -1;
+  cr_assert_eq(rove_model_fold_batchnorm(&f, &folded), 0, "%s",
+               rove_error_message());
+  cr_expect_eq(folded, 2);
+  cr_expect_eq(f.n_nodes, m.n_nodes - 2);
+  cr_expect_eq(count_op(&f, ROVE_OP_BATCHNORM), 2);
+  cr_expect_eq(memcmp(f.hash, m.hash, sizeof m.hash), 0,
+               "the hash is the loaded model's");
+  const int B = 3;
+  size_t d = (size_t)rove_shape_numel(&m.in), N = (size_t)m.n_classes;
+  float *x = falloc(B * d), *r = falloc(B * N);
+  float *z[2], *dx[2];
+  fill_uniform(x, B * d, 0, 1, 60);
+  fill_uniform(r, B * N, -1, 1, 61);
+  const rove_model *ms[2] = {&m, &f};
+  for (int k = 0; k < 2; k++) {
+    rove_exec e;
+    z[k] = falloc(B * N);
+    dx[k] = falloc(B * d);
+    cr_assert_eq(rove_exec_init(&e, ms[k], B), 0);
+    rove_exec_forward(&e, B, x);
+    memcpy(z[k], rove_exec_logits(&e), B * N * sizeof(float));
+    rove_exec_backward(&e, B, x, r, dx[k], NULL);
+    rove_exec_deinit(&e);
+  }
+  double zmax = 0, gmax = 0;
+  for (size_t i = 0; i < B * N; i++)
+    zmax = fmax(zmax, fabs(z[0][i]));
+  for (size_t i = 0; i < B * d; i++)
+    gmax = fmax(gmax, fabs(dx[0][i]));
+  cr_assert(zmax > 0.01 && gmax > 1e-4, "a degenerate test model");
+  for (size_t i = 0; i < B * N; i++)
+    cr_expect(fabs(z[1][i] - z[0][i]) <= 1e-5 * zmax, "logit %zu: %g vs %g", i,
+              (double)z[1][i], (double)z[0][i]);
+  for (size_t i = 0; i < B * d; i++)
+    cr_expect(fabs(dx[1][i] - dx[0][i]) <= 1e-5 * gmax, "dx %zu: %g vs %g", i,
+              (double)dx[1][i], (double)dx[0][i]);
+  /* Nothing left to fold: unchanged. */
+  cr_assert_eq(rove_model_fold_batchnorm(&f, &folded), 0);
+  cr_expect_eq(folded, 0);
+  cr_expect_eq(f.n_nodes, m.n_nodes - 2);
+  for (int k = 0; k < 2; k++) {
+    free(z[k]);
+    free(dx[k]);
+  }
+  free(x);
+  free(r);
+  rove_model_deinit(&f);
+  rove_model_deinit(&m);
+}
+
+/* The ONNX importer folds: the resnet fixture keeps its BatchNormalization
+ * nodes in the file (exported with TrainingMode.PRESERVE), four of which
+ * follow a convolution; the one after an Add stays (its logits and
+ * gradients against PyTorch's are test_onnx's). */
+Test(model, onnx_import_folds_batchnorm) {
+  rove_model m;
+  cr_assert_eq(rove_onnx_load(&m, "tests/fixtures/resnet.onnx"), 0, "%s",
+               rove_error_message());
+  cr_expect_eq(count_op(&m, ROVE_OP_BATCHNORM), 1);
+  rove_model_deinit(&m);
+}
