@@ -13,6 +13,7 @@
 #include "common/arch.h"
 #include "common/err.h"
 #include "common/kernels/cpu.h"
+#include "common/kernels/gemm.h"
 #include "common/layer.h"
 #include "common/model.h"
 #include "common/profile.h"
@@ -30,8 +31,10 @@ static void usage(FILE *f) {
          "backward to the input, sign step) in examples/s at batch 1 and B,\n"
          "the GFLOP/s they achieve (2 FLOPs per MAC; a step counts the "
          "forward\n"
-         "and the backward-to-input GEMMs, 4 FLOPs per MAC), and the OpenBLAS\n"
-         "sgemm GFLOP/s measured in the same run for comparison, the\n"
+         "and the backward-to-input GEMMs, 4 FLOPs per MAC, counted as a\n"
+         "direct convolution's even where Winograd does fewer), the OpenBLAS\n"
+         "sgemm and rove's own packed GEMM GFLOP/s measured in the same run\n"
+         "for comparison (%%sgemm, %%rgemm), the\n"
          "level of rove's kernels that ran (avx512, avx2 or portable;\n"
          "ROVE_SIMD=avx2|portable caps it) and the process's peak\n"
          "resident memory (what one rank needs at batch B).\n\n"
@@ -79,6 +82,18 @@ static void gemm_run(void *p) {
   gemm_ctx *g = p;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->n, g->n, g->n, 1.0f,
               g->a, g->n, g->b, g->n, 0.0f, g->c, g->n);
+}
+
+/* rove's own packed GEMM (common/kernels/gemm.h) on a convolution-like
+ * shape, operands packed once: the machine's limit for rove's kernels. */
+typedef struct rgemm_ctx {
+  int m, n, k;
+  float *ap, *bp, *c;
+} rgemm_ctx;
+
+static void rgemm_run(void *p) {
+  rgemm_ctx *g = p;
+  rove_gemm_packed(g->m, g->n, g->k, g->ap, g->bp, g->c, g->n);
 }
 
 typedef struct model_ctx {
@@ -344,6 +359,10 @@ int rove_cmd_bench(int argc, char **argv) {
   }
   double tg = time_it(gemm_run, &g, min_time);
   double gemm_gflops = 2.0 * g.n * (double)g.n * g.n / tg * 1e-9;
+  /* 516 x 512 x 512 fits in the sgemm buffers (packed layouts are flat). */
+  rgemm_ctx rg = {.m = 516, .n = 512, .k = 512, .ap = g.a, .bp = g.b, .c = g.c};
+  double trg = time_it(rgemm_run, &rg, min_time);
+  double rgemm_gflops = 2.0 * rg.m * (double)rg.n * rg.k / trg * 1e-9;
   for (int i = 0; i < nm; i++) {
     int batches[2] = {1, B};
     for (int k = 0; k < (B == 1 ? 1 : 2); k++) {
@@ -365,9 +384,11 @@ int rove_cmd_bench(int argc, char **argv) {
   if (json) {
     printf("{\"openblas_core\": \"%s\", \"blas_threads\": %d, "
            "\"rove_kernels\": \"%s\", \"peak_rss_mib\": %.1f, "
-           "\"sgemm_n\": %d, \"sgemm_gflops\": %.2f, \"results\": [",
+           "\"sgemm_n\": %d, \"sgemm_gflops\": %.2f, "
+           "\"rove_gemm_gflops\": %.2f, \"results\": [",
            openblas_get_corename(), openblas_get_num_threads(),
-           rove_cpu_level_name(rove_cpu_level()), peak_mib, g.n, gemm_gflops);
+           rove_cpu_level_name(rove_cpu_level()), peak_mib, g.n, gemm_gflops,
+           rgemm_gflops);
     for (int i = 0; i < nf; i++) {
       printf("%s\n  {\"model\": \"", i ? "," : "");
       for (const char *p = figs[i].model; *p; p++)
@@ -401,22 +422,31 @@ int rove_cmd_bench(int argc, char **argv) {
            "RSS %.1f MiB\n",
            openblas_get_corename(), openblas_get_num_threads(),
            rove_cpu_level_name(rove_cpu_level()), peak_mib);
-    printf("sgemm %dx%dx%d: %.1f GFLOP/s\n\n", g.n, g.n, g.n, gemm_gflops);
+    printf("sgemm %dx%dx%d: %.1f GFLOP/s (OpenBLAS)\n", g.n, g.n, g.n,
+           gemm_gflops);
+    printf("rove gemm %dx%dx%d: %.1f GFLOP/s (rove_gemm_packed, %s)\n\n", rg.m,
+           rg.n, rg.k, rgemm_gflops, rove_cpu_level_name(rove_cpu_level()));
     for (int i = 0; i < nm; i++)
       printf("%s: %.0f MACs per example\n", labels[i],
              rove_model_macs(&models[i]));
-    printf("\n%-12s %6s %12s %9s %7s %12s %9s %7s\n", "model", "batch",
-           "fwd ex/s", "GFLOP/s", "%sgemm", "step ex/s", "GFLOP/s", "%sgemm");
+    printf("\n%-12s %6s %12s %9s %7s %7s %12s %9s %7s %7s\n", "model", "batch",
+           "fwd ex/s", "GFLOP/s", "%sgemm", "%rgemm", "step ex/s", "GFLOP/s",
+           "%sgemm", "%rgemm");
     for (int i = 0; i < nf; i++) {
       const char *name = strrchr(figs[i].model, '/');
       name = name ? name + 1 : figs[i].model;
-      printf("%-12.12s %6d %12.1f %9.2f %6.1f%% %12.1f %9.2f %6.1f%%\n", name,
-             figs[i].batch, figs[i].fwd_eps, figs[i].fwd_gflops,
-             100.0 * figs[i].fwd_gflops / gemm_gflops, figs[i].step_eps,
-             figs[i].step_gflops, 100.0 * figs[i].step_gflops / gemm_gflops);
+      printf("%-12.12s %6d %12.1f %9.2f %6.1f%% %6.1f%% %12.1f %9.2f %6.1f%% "
+             "%6.1f%%\n",
+             name, figs[i].batch, figs[i].fwd_eps, figs[i].fwd_gflops,
+             100.0 * figs[i].fwd_gflops / gemm_gflops,
+             100.0 * figs[i].fwd_gflops / rgemm_gflops, figs[i].step_eps,
+             figs[i].step_gflops, 100.0 * figs[i].step_gflops / gemm_gflops,
+             100.0 * figs[i].step_gflops / rgemm_gflops);
     }
     printf("\nstep = PGD step: forward, CE gradient, backward to the input, "
-           "sign step\n");
+           "sign step; GFLOP/s count direct-convolution FLOPs (Winograd does "
+           "fewer); %%sgemm and %%rgemm: of the OpenBLAS and the rove GEMM "
+           "figures above\n");
     for (int i = 0; layers && i < nm; i++)
       if (print_layers(&models[i], labels[i], B, min_time, 0) < 0) {
         rove_error_print(stderr);

@@ -142,6 +142,7 @@ fi
 run 0 "$R" bench --min-time 0.05 --batch 4 --json
 has out '"openblas_core"'
 has out '"sgemm_gflops"'
+has out '"rove_gemm_gflops"'
 has out '"model": "smallcnn", "macs": 9952400, "batch": 4'
 # --layers: one entry per executed node, with its op, shape and MACs
 run 0 "$R" bench --min-time 0.05 --batch 4 --layers --json

@@ -4,6 +4,7 @@
 # name the line; exported ONNX evaluates exactly like the .rove model.
 set -euo pipefail
 R="${ROVE_BIN:?}/rove"
+ROVE_SRC=${ROVE_SRC:?}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
@@ -116,4 +117,12 @@ run 1 "$R" export "$T/nosuch.rove" "$T/x.onnx"
 run 0 "$R" train --bench --width 0.25 --batch 16 --steps 2 --json
 has out '"examples_per_s": '
 has out '"openblas_core": '
+has out '"optimizer": "sgd"'
+# ... of a model file too (a small ResNet-18 fixture), with Adam
+run 0 "$R" train --bench --model "$ROVE_SRC/tests/fixtures/bench_resnet18.onnx" \
+  --batch 4 --steps 2 --optimizer adam --json
+has out '"arch": "'"$ROVE_SRC"'/tests/fixtures/bench_resnet18.onnx"'
+has out '"optimizer": "adam"'
+run 1 "$R" train --bench --model "$T/nosuch.onnx" --steps 1
+has err "nosuch.onnx"
 echo "test_train_cli: ok"
