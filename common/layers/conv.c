@@ -422,6 +422,14 @@ static int corr_ok(const conv_geom *g) {
   conv_geom t;
   if (g->sh != 1 || g->sw != 1 || g->Cg < 8 || !corr_geom(g, &t))
     return 0;
+  /* A 1x1 convolution's input gradient is the plain GEMM W^T dy, which
+   * the packed path runs across the batch; the correlation runs one
+   * example at a time, which measured slower on maps of 8x8 or less (the
+   * 960-channel 2x2 layers of MobileNetV2: 3.2 -> 0.4 ms at batch 32) and
+   * where the convolution widens (K > C; 1.1-1.5x), a little faster
+   * otherwise (bench/README.md). */
+  if (g->direct && (g->OH * g->OW <= 64 || g->Kg > g->Cg))
+    return 0;
   return (long)g->H * g->W * 4 <= (long)g->OH * g->OW * 5;
 }
 
