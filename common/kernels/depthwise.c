@@ -36,6 +36,202 @@ static void fwd_dims(const rove_conv_geom *g, int *hp, int *wp) {
   *wp = (g->OW - 1) * g->sw + g->kw;
 }
 
+/* ---- channels as lanes --------------------------------------------------
+ *
+ * Small maps (narrower than a vector) and strided convolutions leave the
+ * row kernels little to work with (a row call per 2-4 outputs; strided
+ * taps spread over column phases): there the channels are the lanes.
+ * Sixteen channels of one example are copied transposed (pixel-major,
+ * channel-minor), every output of the block is the same chain as in the
+ * other forms for 16 channels at once, and the block is copied back. The
+ * lane loops are plain C that the compiler vectorises (fmaf over lanes
+ * with contiguous operands), compiled for each level: every lane does
+ * exactly the scalar chain, so the bits are those of the other forms.
+ * Channels past C in the last block are zero lanes, never stored. */
+#define CL 16
+
+static int lanes_fit(const rove_conv_geom *g) {
+  return (long)g->H * g->W <= 4096 && (long)g->OH * g->OW <= 4096;
+}
+
+static size_t lanes_workspace(const rove_conv_geom *g) {
+  if (!lanes_fit(g))
+    return 0;
+  return (size_t)CL * ((size_t)g->H * g->W + (size_t)g->OH * g->OW +
+                       (size_t)g->kh * g->kw + 1);
+}
+
+/* src (n planes of len floats, plane stride ps) -> dst[p * CL + l], zero
+ * lanes from n on; and back. */
+static void to_lanes(const float *src, size_t ps, int n, int len, float *dst) {
+  for (int p = 0; p < len; p++)
+    for (int l = 0; l < CL; l++)
+      dst[(size_t)p * CL + l] = l < n ? src[(size_t)l * ps + p] : 0.0f;
+}
+
+static void from_lanes(const float *src, int n, int len, float *dst,
+                       size_t ps) {
+  for (int l = 0; l < n; l++)
+    for (int p = 0; p < len; p++)
+      dst[(size_t)l * ps + p] = src[(size_t)p * CL + l];
+}
+
+/* Forward of one block: xt (H x W pixels of CL lanes) -> yt; wt[t][l] the
+ * lanes' taps; bias (CL lanes) added when has_bias. Taps outside x are
+ * skipped, which is the padded forms' fmaf(w, 0, s) = s. */
+static inline __attribute__((always_inline)) void
+lanes_fwd_body(const rove_conv_geom *g, const float *restrict wt,
+               const float *restrict bt, int has_bias, const float *restrict xt,
+               float *restrict yt) {
+  for (int oh = 0; oh < g->OH; oh++)
+    for (int ow = 0; ow < g->OW; ow++) {
+      float s[CL];
+      for (int l = 0; l < CL; l++)
+        s[l] = 0.0f;
+      for (int i = 0; i < g->kh; i++) {
+        int ih = oh * g->sh + i - g->pt;
+        if (ih < 0 || ih >= g->H)
+          continue;
+        for (int j = 0; j < g->kw; j++) {
+          int iw = ow * g->sw + j - g->pl;
+          if (iw < 0 || iw >= g->W)
+            continue;
+          const float *xv = xt + ((size_t)ih * g->W + iw) * CL;
+          const float *wv = wt + (size_t)(i * g->kw + j) * CL;
+          for (int l = 0; l < CL; l++)
+            s[l] = fmaf(wv[l], xv[l], s[l]);
+        }
+      }
+      float *yv = yt + ((size_t)oh * g->OW + ow) * CL;
+      for (int l = 0; l < CL; l++)
+        yv[l] = has_bias ? s[l] + bt[l] : s[l];
+    }
+}
+
+/* Input gradient of one block, the scatter's order: for each dy term in
+ * (oh, ow) order, its taps in (i, j) order, dxt = fmaf(w, dy, dxt). */
+static inline __attribute__((always_inline)) void
+lanes_bwd_body(const rove_conv_geom *g, const float *restrict wt,
+               const float *restrict dyt, float *restrict dxt) {
+  for (int oh = 0; oh < g->OH; oh++)
+    for (int ow = 0; ow < g->OW; ow++) {
+      const float *d = dyt + ((size_t)oh * g->OW + ow) * CL;
+      for (int i = 0; i < g->kh; i++) {
+        int ih = oh * g->sh + i - g->pt;
+        if (ih < 0 || ih >= g->H)
+          continue;
+        for (int j = 0; j < g->kw; j++) {
+          int iw = ow * g->sw + j - g->pl;
+          if (iw < 0 || iw >= g->W)
+            continue;
+          float *xv = dxt + ((size_t)ih * g->W + iw) * CL;
+          const float *wv = wt + (size_t)(i * g->kw + j) * CL;
+          for (int l = 0; l < CL; l++)
+            xv[l] = fmaf(wv[l], d[l], xv[l]);
+        }
+      }
+    }
+}
+
+typedef void (*lfwd_fn)(const rove_conv_geom *, const float *, const float *,
+                        int, const float *, float *);
+typedef void (*lbwd_fn)(const rove_conv_geom *, const float *, const float *,
+                        float *);
+static void lfwd_portable(const rove_conv_geom *g, const float *wt,
+                          const float *bt, int hb, const float *xt, float *yt) {
+  lanes_fwd_body(g, wt, bt, hb, xt, yt);
+}
+static void lbwd_portable(const rove_conv_geom *g, const float *wt,
+                          const float *dyt, float *dxt) {
+  lanes_bwd_body(g, wt, dyt, dxt);
+}
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void
+lfwd_avx2(const rove_conv_geom *g, const float *wt, const float *bt, int hb,
+          const float *xt, float *yt) {
+  lanes_fwd_body(g, wt, bt, hb, xt, yt);
+}
+__attribute__((target("avx2,fma"))) static void
+lbwd_avx2(const rove_conv_geom *g, const float *wt, const float *dyt,
+          float *dxt) {
+  lanes_bwd_body(g, wt, dyt, dxt);
+}
+__attribute__((target("avx512f,avx2,fma"))) static void
+lfwd_avx512(const rove_conv_geom *g, const float *wt, const float *bt, int hb,
+            const float *xt, float *yt) {
+  lanes_fwd_body(g, wt, bt, hb, xt, yt);
+}
+__attribute__((target("avx512f,avx2,fma"))) static void
+lbwd_avx512(const rove_conv_geom *g, const float *wt, const float *dyt,
+            float *dxt) {
+  lanes_bwd_body(g, wt, dyt, dxt);
+}
+#endif
+
+/* The lane weights (and bias) of channels [c0, c0 + n). */
+static void lane_weights(const rove_conv_geom *g, const float *w,
+                         const float *bias, int c0, int n, int flip, float *wt,
+                         float *bt) {
+  int taps = g->kh * g->kw;
+  for (int t = 0; t < taps; t++)
+    for (int l = 0; l < CL; l++)
+      wt[(size_t)t * CL + l] =
+          l < n ? w[(size_t)(c0 + l) * taps + (flip ? taps - 1 - t : t)] : 0.0f;
+  for (int l = 0; l < CL; l++)
+    bt[l] = bias && l < n ? bias[c0 + l] : 0.0f;
+}
+
+static void lanes_forward(const rove_conv_geom *g, const float *w,
+                          const float *bias, int B, const float *x, float *y,
+                          float *ws) {
+  lfwd_fn f = lfwd_portable;
+#if defined(__x86_64__)
+  if (rove_cpu_level() >= 2)
+    f = lfwd_avx512;
+  else if (rove_cpu_level() >= 1)
+    f = lfwd_avx2;
+#endif
+  size_t plane = (size_t)g->H * g->W, oplane = (size_t)g->OH * g->OW;
+  float *xt = ws, *yt = xt + CL * plane, *wt = yt + CL * oplane;
+  float *bt = wt + (size_t)CL * g->kh * g->kw;
+  for (int c0 = 0; c0 < g->C; c0 += CL) {
+    int n = g->C - c0 < CL ? g->C - c0 : CL;
+    lane_weights(g, w, bias, c0, n, 0, wt, bt);
+    for (int b = 0; b < B; b++) {
+      to_lanes(x + ((size_t)b * g->C + c0) * plane, plane, n, (int)plane, xt);
+      f(g, wt, bt, bias != NULL, xt, yt);
+      from_lanes(yt, n, (int)oplane, y + ((size_t)b * g->C + c0) * oplane,
+                 oplane);
+    }
+  }
+}
+
+static void lanes_backward_x(const rove_conv_geom *g, const float *w, int B,
+                             const float *dy, float *dx, float *ws) {
+  lbwd_fn f = lbwd_portable;
+#if defined(__x86_64__)
+  if (rove_cpu_level() >= 2)
+    f = lbwd_avx512;
+  else if (rove_cpu_level() >= 1)
+    f = lbwd_avx2;
+#endif
+  size_t plane = (size_t)g->H * g->W, oplane = (size_t)g->OH * g->OW;
+  float *dxt = ws, *dyt = dxt + CL * plane, *wt = dyt + CL * oplane;
+  float *bt = wt + (size_t)CL * g->kh * g->kw;
+  for (int c0 = 0; c0 < g->C; c0 += CL) {
+    int n = g->C - c0 < CL ? g->C - c0 : CL;
+    lane_weights(g, w, NULL, c0, n, 0, wt, bt);
+    for (int b = 0; b < B; b++) {
+      float *dxb = dx + ((size_t)b * g->C + c0) * plane;
+      to_lanes(dxb, plane, n, (int)plane, dxt);
+      to_lanes(dy + ((size_t)b * g->C + c0) * oplane, oplane, n, (int)oplane,
+               dyt);
+      f(g, wt, dyt, dxt);
+      from_lanes(dxt, n, (int)plane, dxb, plane);
+    }
+  }
+}
+
 size_t rove_dw_workspace(const rove_conv_geom *g) {
   int hp, wp;
   fwd_dims(g, &hp, &wp);
@@ -43,7 +239,9 @@ size_t rove_dw_workspace(const rove_conv_geom *g) {
   if (g->sw > 1) /* and its column phases */
     f += (size_t)g->sw * hp * (size_t)((wp + g->sw - 1) / g->sw);
   size_t b = (size_t)(g->H + g->kh - 1) * (size_t)(g->W + g->kw - 1);
-  return f > b ? f : b;
+  size_t l = lanes_workspace(g);
+  f = f > b ? f : b;
+  return f > l ? f : l;
 }
 
 /* dst (hp x wp) = src (h x w) placed at (top, left), zeros elsewhere;
@@ -240,6 +438,10 @@ small_fwd_fma(const rove_conv_geom *g, const float *w, const float *bias, int B,
 
 void rove_dw_forward(const rove_conv_geom *g, const float *w, const float *bias,
                      int B, const float *x, float *y, float *ws) {
+  if ((g->OW < 8 || g->sw > 1 || g->sh > 1) && lanes_fit(g) && g->C >= 8) {
+    lanes_forward(g, w, bias, B, x, y, ws);
+    return;
+  }
   if (g->OW < 8) {
 #if defined(__x86_64__)
     if (rove_cpu_level() >= 1) {
@@ -346,7 +548,12 @@ void rove_dw_backward_x(const rove_conv_geom *g, const float *w, int B,
   }
   /* Strided: each dy term scattered to the inputs its taps read, in
    * (oh, ow, i, j) order; fmaf is one instruction in the FMA build and a
-   * libm call in the portable one, the same bits either way. */
+   * libm call in the portable one, the same bits either way. With enough
+   * channels, 16 of them at a time as lanes (the same order). */
+  if (lanes_fit(g) && g->C >= 8) {
+    lanes_backward_x(g, w, B, dy, dx, ws);
+    return;
+  }
 #if defined(__x86_64__)
   if (rove_cpu_level() >= 1) {
     scatter_fma(g, w, B, dy, dx);

@@ -297,6 +297,10 @@ static const geom dw_geoms[] = {
     /* maps narrower than a vector (no padded copy): 2x2 and 7x3 */
     {12, 2, 2, 12, 3, 3, 1, 1, 1, 1, 1, 12, 6},
     {5, 7, 3, 5, 3, 3, 1, 1, 1, 1, 1, 5, 3},
+    /* channels as lanes (>= 8 channels, strided or small): a block of 16
+     * and a tail of 4; stride 2 by 1 with a 5x5 kernel */
+    {20, 9, 12, 20, 3, 3, 2, 2, 1, 1, 1, 20, 3},
+    {10, 6, 5, 10, 5, 5, 2, 1, 1, 1, 2, 10, 2},
 };
 
 /* y, dx (from 0.5) and dp (from 0.5) of one geometry at kernel level
