@@ -170,64 +170,52 @@ lbwd_avx512(const rove_conv_geom *g, const float *wt, const float *dyt,
 
 /* The lane weights (and bias) of channels [c0, c0 + n). */
 static void lane_weights(const rove_conv_geom *g, const float *w,
-                         const float *bias, int c0, int n, int flip, float *wt,
+                         const float *bias, int c0, int n, float *wt,
                          float *bt) {
   int taps = g->kh * g->kw;
   for (int t = 0; t < taps; t++)
     for (int l = 0; l < CL; l++)
-      wt[(size_t)t * CL + l] =
-          l < n ? w[(size_t)(c0 + l) * taps + (flip ? taps - 1 - t : t)] : 0.0f;
+      wt[(size_t)t * CL + l] = l < n ? w[(size_t)(c0 + l) * taps + t] : 0.0f;
   for (int l = 0; l < CL; l++)
     bt[l] = bias && l < n ? bias[c0 + l] : 0.0f;
 }
 
-static void lanes_forward(const rove_conv_geom *g, const float *w,
-                          const float *bias, int B, const float *x, float *y,
-                          float *ws) {
-  lfwd_fn f = lfwd_portable;
+/* The forward (y from x; dx and dy NULL) or the input gradient (dx += from
+ * dy; x and y NULL) through the lanes: per block of 16 channels and
+ * example, the planes of x (or dx) and y (or dy) are held transposed. */
+static void lanes_run(const rove_conv_geom *g, const float *w,
+                      const float *bias, int B, const float *x, float *y,
+                      const float *dy, float *dx, float *ws) {
+  lfwd_fn ff = lfwd_portable;
+  lbwd_fn fb = lbwd_portable;
 #if defined(__x86_64__)
-  if (rove_cpu_level() >= 2)
-    f = lfwd_avx512;
-  else if (rove_cpu_level() >= 1)
-    f = lfwd_avx2;
+  if (rove_cpu_level() >= 2) {
+    ff = lfwd_avx512;
+    fb = lbwd_avx512;
+  } else if (rove_cpu_level() >= 1) {
+    ff = lfwd_avx2;
+    fb = lbwd_avx2;
+  }
 #endif
   size_t plane = (size_t)g->H * g->W, oplane = (size_t)g->OH * g->OW;
   float *xt = ws, *yt = xt + CL * plane, *wt = yt + CL * oplane;
   float *bt = wt + (size_t)CL * g->kh * g->kw;
   for (int c0 = 0; c0 < g->C; c0 += CL) {
     int n = g->C - c0 < CL ? g->C - c0 : CL;
-    lane_weights(g, w, bias, c0, n, 0, wt, bt);
+    lane_weights(g, w, bias, c0, n, wt, bt);
     for (int b = 0; b < B; b++) {
-      to_lanes(x + ((size_t)b * g->C + c0) * plane, plane, n, (int)plane, xt);
-      f(g, wt, bt, bias != NULL, xt, yt);
-      from_lanes(yt, n, (int)oplane, y + ((size_t)b * g->C + c0) * oplane,
-                 oplane);
-    }
-  }
-}
-
-static void lanes_backward_x(const rove_conv_geom *g, const float *w, int B,
-                             const float *dy, float *dx, float *ws) {
-  lbwd_fn f = lbwd_portable;
-#if defined(__x86_64__)
-  if (rove_cpu_level() >= 2)
-    f = lbwd_avx512;
-  else if (rove_cpu_level() >= 1)
-    f = lbwd_avx2;
-#endif
-  size_t plane = (size_t)g->H * g->W, oplane = (size_t)g->OH * g->OW;
-  float *dxt = ws, *dyt = dxt + CL * plane, *wt = dyt + CL * oplane;
-  float *bt = wt + (size_t)CL * g->kh * g->kw;
-  for (int c0 = 0; c0 < g->C; c0 += CL) {
-    int n = g->C - c0 < CL ? g->C - c0 : CL;
-    lane_weights(g, w, NULL, c0, n, 0, wt, bt);
-    for (int b = 0; b < B; b++) {
-      float *dxb = dx + ((size_t)b * g->C + c0) * plane;
-      to_lanes(dxb, plane, n, (int)plane, dxt);
-      to_lanes(dy + ((size_t)b * g->C + c0) * oplane, oplane, n, (int)oplane,
-               dyt);
-      f(g, wt, dyt, dxt);
-      from_lanes(dxt, n, (int)plane, dxb, plane);
+      size_t xo = ((size_t)b * g->C + c0) * plane;
+      size_t yo = ((size_t)b * g->C + c0) * oplane;
+      if (!dx) {
+        to_lanes(x + xo, plane, n, (int)plane, xt);
+        ff(g, wt, bt, bias != NULL, xt, yt);
+        from_lanes(yt, n, (int)oplane, y + yo, oplane);
+      } else {
+        to_lanes(dx + xo, plane, n, (int)plane, xt);
+        to_lanes(dy + yo, oplane, n, (int)oplane, yt);
+        fb(g, wt, yt, xt);
+        from_lanes(xt, n, (int)plane, dx + xo, plane);
+      }
     }
   }
 }
@@ -439,7 +427,7 @@ small_fwd_fma(const rove_conv_geom *g, const float *w, const float *bias, int B,
 void rove_dw_forward(const rove_conv_geom *g, const float *w, const float *bias,
                      int B, const float *x, float *y, float *ws) {
   if ((g->OW < 8 || g->sw > 1 || g->sh > 1) && lanes_fit(g) && g->C >= 8) {
-    lanes_forward(g, w, bias, B, x, y, ws);
+    lanes_run(g, w, bias, B, x, y, NULL, NULL, ws);
     return;
   }
   if (g->OW < 8) {
@@ -551,7 +539,7 @@ void rove_dw_backward_x(const rove_conv_geom *g, const float *w, int B,
    * libm call in the portable one, the same bits either way. With enough
    * channels, 16 of them at a time as lanes (the same order). */
   if (lanes_fit(g) && g->C >= 8) {
-    lanes_backward_x(g, w, B, dy, dx, ws);
+    lanes_run(g, w, NULL, B, NULL, NULL, dy, dx, ws);
     return;
   }
 #if defined(__x86_64__)

@@ -343,9 +343,10 @@ Test(model, builder_errors_name_the_node) {
 }
 
 /* Logits and input gradients of B examples at a kernel level
- * (rove_cpu_set_level: 0 portable, -1 the best the CPU has). */
-static void run_kernels(const rove_model *m, int B, int level, float *z,
-                        float *dx) {
+ * (rove_cpu_set_level: 0 portable, -1 the best the CPU has), on an exec
+ * whose params are frozen (rove_exec_freeze_params) or not. */
+static void run_kernels(const rove_model *m, int B, int level, int frozen,
+                        float *z, float *dx) {
   rove_exec e;
   size_t d = (size_t)rove_shape_numel(&m->in), N = (size_t)m->n_classes;
   float *x = falloc((size_t)B * d), *r = falloc((size_t)B * N);
@@ -353,30 +354,13 @@ static void run_kernels(const rove_model *m, int B, int level, float *z,
   fill_uniform(r, (size_t)B * N, -1, 1, 22);
   rove_cpu_set_level(level);
   cr_assert_eq(rove_exec_init(&e, m, B), 0);
+  if (frozen)
+    cr_assert_eq(rove_exec_freeze_params(&e, NULL), 0);
   rove_exec_forward(&e, B, x);
   memcpy(z, rove_exec_logits(&e), (size_t)B * N * sizeof(float));
   rove_exec_backward(&e, B, x, r, dx, NULL);
   rove_exec_deinit(&e);
   rove_cpu_set_level(-1);
-  free(x);
-  free(r);
-}
-
-/* run_kernels's batch on an exec whose params are frozen, at the CPU's
- * own level. */
-static void run_kernels_frozen(const rove_model *m, int B, float *z,
-                               float *dx) {
-  rove_exec e;
-  size_t d = (size_t)rove_shape_numel(&m->in), N = (size_t)m->n_classes;
-  float *x = falloc((size_t)B * d), *r = falloc((size_t)B * N);
-  fill_uniform(x, (size_t)B * d, 0, 1, 21);
-  fill_uniform(r, (size_t)B * N, -1, 1, 22);
-  cr_assert_eq(rove_exec_init(&e, m, B), 0);
-  cr_assert_eq(rove_exec_freeze_params(&e, NULL), 0);
-  rove_exec_forward(&e, B, x);
-  memcpy(z, rove_exec_logits(&e), (size_t)B * N * sizeof(float));
-  rove_exec_backward(&e, B, x, r, dx, NULL);
-  rove_exec_deinit(&e);
   free(x);
   free(r);
 }
@@ -393,7 +377,7 @@ Test(model, frozen_params_follow_params_changed) {
   rove_wino_set_mode(ROVE_WINO_ALL);
   size_t d = (size_t)rove_shape_numel(&m.in), N = (size_t)m.n_classes;
   float *x = falloc(2 * d), *z = falloc(2 * N), *zf = falloc(2 * N);
-  fill_uniform(x, 2 * d, 0, 1, 21); /* run_kernels_frozen's batch */
+  fill_uniform(x, 2 * d, 0, 1, 21); /* run_kernels's batch */
   rove_exec e;
   size_t bytes = 0;
   cr_assert_eq(rove_exec_init(&e, &m, 2), 0);
@@ -403,7 +387,7 @@ Test(model, frozen_params_follow_params_changed) {
   for (size_t i = 0; i < m.n_params; i++)
     m.params[i] *= 0.75f;
   float *dxf = falloc(2 * d);
-  run_kernels_frozen(&m, 2, zf, dxf);
+  run_kernels(&m, 2, -1, 1, zf, dxf);
   free(dxf);
   rove_exec_forward(&e, 2, x);
   memcpy(z, rove_exec_logits(&e), 2 * N * sizeof(float));
@@ -447,8 +431,8 @@ Test(model, simd_and_portable_kernels_agree_bit_for_bit) {
     size_t d = (size_t)rove_shape_numel(&ms[i].in), N = (size_t)ms[i].n_classes;
     float *z0 = falloc(B * N), *z1 = falloc(B * N);
     float *dx0 = falloc(B * d), *dx1 = falloc(B * d);
-    run_kernels(&ms[i], B, 0, z0, dx0);
-    run_kernels(&ms[i], B, -1, z1, dx1);
+    run_kernels(&ms[i], B, 0, 0, z0, dx0);
+    run_kernels(&ms[i], B, -1, 0, z1, dx1);
     cr_expect(memcmp(z0, z1, B * N * sizeof(float)) == 0,
               "model %d: logits differ between the kernels", i);
     cr_expect(memcmp(dx0, dx1, B * d * sizeof(float)) == 0,
@@ -483,7 +467,7 @@ Test(model, bench_architectures_are_bit_identical) {
     for (int level = 0; level < 3; level++) {
       z[level] = falloc(B * N);
       dx[level] = falloc(B * d);
-      run_kernels(&m, B, level, z[level], dx[level]);
+      run_kernels(&m, B, level, 0, z[level], dx[level]);
     }
     for (int level = 1; level < 3; level++) {
       cr_expect(memcmp(z[0], z[level], B * N * sizeof(float)) == 0,
@@ -495,7 +479,7 @@ Test(model, bench_architectures_are_bit_identical) {
     /* run_kernels draws the batch from fixed seeds: example 0 alone is
      * example 0 of the batch. */
     float *z1 = falloc((size_t)B * N), *dx1 = falloc((size_t)B * d);
-    run_kernels(&m, 1, -1, z1, dx1);
+    run_kernels(&m, 1, -1, 0, z1, dx1);
     cr_expect(memcmp(z1, z[0], N * sizeof(float)) == 0,
               "%s: example 0's logits differ between batch 1 and 4", fx[f]);
     cr_expect(memcmp(dx1, dx[0], d * sizeof(float)) == 0,
@@ -504,7 +488,7 @@ Test(model, bench_architectures_are_bit_identical) {
     cr_expect(isfinite(z[0][0]) && fabsf(z[0][0]) < 1e6f);
     /* With the params frozen (prepared Winograd kernels kept): the same
      * bits. */
-    run_kernels_frozen(&m, B, z1, dx1);
+    run_kernels(&m, B, -1, 1, z1, dx1);
     cr_expect(memcmp(z1, z[0], N * sizeof(float)) == 0,
               "%s: logits differ with the params frozen", fx[f]);
     cr_expect(memcmp(dx1, dx[0], d * sizeof(float)) == 0,
