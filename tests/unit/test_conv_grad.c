@@ -273,6 +273,12 @@ static const geom paths[] = {
     {32, 12, 12, 16, 3, 3, 1, 1, 1, 1, 0, 1, 2},
     /* Rows of 70 columns: more blocks than the scatter keeps masks for. */
     {3, 5, 70, 4, 3, 3, 1, 1, 1, 1, 1, 1, 3},
+    /* 1x1 convolutions with >= 8 input channels: on a map of 8x8 or less
+     * and where the convolution widens, the packed W^T dy GEMM; else the
+     * correlation. */
+    {12, 3, 3, 20, 1, 1, 1, 1, 1, 1, 0, 1, 5},
+    {8, 9, 9, 20, 1, 1, 1, 1, 1, 1, 0, 1, 2},
+    {16, 10, 10, 8, 1, 1, 1, 1, 1, 1, 0, 1, 2},
 };
 
 Test(conv_grad, input_gradient_paths) {
