@@ -44,10 +44,11 @@ static void fwd_dims(const rove_conv_geom *g, int *hp, int *wp) {
  * Sixteen channels of one example are copied transposed (pixel-major,
  * channel-minor), every output of the block is the same chain as in the
  * other forms for 16 channels at once, and the block is copied back. The
- * lane loops are plain C that the compiler vectorises (fmaf over lanes
- * with contiguous operands), compiled for each level: every lane does
- * exactly the scalar chain, so the bits are those of the other forms.
- * Channels past C in the last block are zero lanes, never stored. */
+ * portable lane loops are plain C with fmaf; the AVX2 and AVX-512 forms
+ * are the same loops with explicit FMAs over the 16 contiguous lanes (the
+ * compiler keeps fmaf loops scalar). Every lane does exactly the scalar
+ * chain, so the bits are those of the other forms. Channels past C in the
+ * last block are zero lanes, never stored. */
 #define CL 16
 
 static int lanes_fit(const rove_conv_geom *g) {
@@ -146,26 +147,91 @@ static void lbwd_portable(const rove_conv_geom *g, const float *wt,
   lanes_bwd_body(g, wt, dyt, dxt);
 }
 #if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) static void
-lfwd_avx2(const rove_conv_geom *g, const float *wt, const float *bt, int hb,
-          const float *xt, float *yt) {
-  lanes_fwd_body(g, wt, bt, hb, xt, yt);
-}
-__attribute__((target("avx2,fma"))) static void
-lbwd_avx2(const rove_conv_geom *g, const float *wt, const float *dyt,
-          float *dxt) {
-  lanes_bwd_body(g, wt, dyt, dxt);
-}
+/* The same chains with explicit FMAs (the compiler does not vectorise the
+ * fmaf lane loops): one zmm, or two ymm, holds the 16 lanes. */
+#define LANES_LOOP(FWD_TAP, BWD_TAP)                                           \
+  for (int oh = 0; oh < g->OH; oh++)                                           \
+    for (int ow = 0; ow < g->OW; ow++) {                                       \
+      size_t q = ((size_t)oh * g->OW + ow) * CL;                               \
+      LANES_BEGIN                                                              \
+      for (int i = 0; i < g->kh; i++) {                                        \
+        int ih = oh * g->sh + i - g->pt;                                       \
+        if (ih < 0 || ih >= g->H)                                              \
+          continue;                                                            \
+        for (int j = 0; j < g->kw; j++) {                                      \
+          int iw = ow * g->sw + j - g->pl;                                     \
+          if (iw < 0 || iw >= g->W)                                            \
+            continue;                                                          \
+          size_t p = ((size_t)ih * g->W + iw) * CL;                            \
+          const float *wv = wt + (size_t)(i * g->kw + j) * CL;                 \
+          FWD_TAP BWD_TAP                                                      \
+        }                                                                      \
+      }                                                                        \
+      LANES_END                                                                \
+    }
+
 __attribute__((target("avx512f,avx2,fma"))) static void
 lfwd_avx512(const rove_conv_geom *g, const float *wt, const float *bt, int hb,
             const float *xt, float *yt) {
-  lanes_fwd_body(g, wt, bt, hb, xt, yt);
+  __m512 bv = _mm512_loadu_ps(bt), s;
+#define LANES_BEGIN s = _mm512_setzero_ps();
+#define LANES_END _mm512_storeu_ps(yt + q, hb ? _mm512_add_ps(s, bv) : s);
+  LANES_LOOP(
+      s = _mm512_fmadd_ps(_mm512_loadu_ps(wv), _mm512_loadu_ps(xt + p), s);, )
+#undef LANES_BEGIN
+#undef LANES_END
 }
+
 __attribute__((target("avx512f,avx2,fma"))) static void
 lbwd_avx512(const rove_conv_geom *g, const float *wt, const float *dyt,
             float *dxt) {
-  lanes_bwd_body(g, wt, dyt, dxt);
+  __m512 d;
+#define LANES_BEGIN d = _mm512_loadu_ps(dyt + q);
+#define LANES_END
+  LANES_LOOP(
+      , _mm512_storeu_ps(dxt + p, _mm512_fmadd_ps(_mm512_loadu_ps(wv), d,
+                                                  _mm512_loadu_ps(dxt + p)));)
+#undef LANES_BEGIN
+#undef LANES_END
 }
+
+__attribute__((target("avx2,fma"))) static void
+lfwd_avx2(const rove_conv_geom *g, const float *wt, const float *bt, int hb,
+          const float *xt, float *yt) {
+  __m256 b0 = _mm256_loadu_ps(bt), b1 = _mm256_loadu_ps(bt + 8), s0, s1;
+#define LANES_BEGIN                                                            \
+  s0 = _mm256_setzero_ps();                                                    \
+  s1 = _mm256_setzero_ps();
+#define LANES_END                                                              \
+  _mm256_storeu_ps(yt + q, hb ? _mm256_add_ps(s0, b0) : s0);                   \
+  _mm256_storeu_ps(yt + q + 8, hb ? _mm256_add_ps(s1, b1) : s1);
+  LANES_LOOP(
+      s0 = _mm256_fmadd_ps(_mm256_loadu_ps(wv), _mm256_loadu_ps(xt + p), s0);
+      s1 = _mm256_fmadd_ps(_mm256_loadu_ps(wv + 8), _mm256_loadu_ps(xt + p + 8),
+                           s1);
+      , )
+#undef LANES_BEGIN
+#undef LANES_END
+}
+
+__attribute__((target("avx2,fma"))) static void
+lbwd_avx2(const rove_conv_geom *g, const float *wt, const float *dyt,
+          float *dxt) {
+  __m256 d0, d1;
+#define LANES_BEGIN                                                            \
+  d0 = _mm256_loadu_ps(dyt + q);                                               \
+  d1 = _mm256_loadu_ps(dyt + q + 8);
+#define LANES_END
+  LANES_LOOP(
+      , _mm256_storeu_ps(dxt + p, _mm256_fmadd_ps(_mm256_loadu_ps(wv), d0,
+                                                  _mm256_loadu_ps(dxt + p)));
+      _mm256_storeu_ps(dxt + p + 8,
+                       _mm256_fmadd_ps(_mm256_loadu_ps(wv + 8), d1,
+                                       _mm256_loadu_ps(dxt + p + 8)));)
+#undef LANES_BEGIN
+#undef LANES_END
+}
+#undef LANES_LOOP
 #endif
 
 /* The lane weights (and bias) of channels [c0, c0 + n). */
