@@ -54,6 +54,9 @@ int rove_infer_init(rove_infer *inf, const void *model, size_t model_len,
   }
   ROVE_TRY(rove_exec_init(&inf->e, &inf->m, batch));
   inf->have_e = 1;
+  /* A deployed model's weights do not change: the exec keeps what it
+   * derives from them (Winograd's transformed kernels) across trials. */
+  ROVE_TRY(rove_exec_freeze_params(&inf->e, NULL));
   return 0;
 }
 
