@@ -848,6 +848,26 @@ static int conv_example(int variant, rove_attrs *a, rove_shape *ins,
     a->pb = 1;
     a->pr = 1;
     return 1;
+  case 10: /* depthwise with 10 channels, stride 2 (channels as lanes: one
+            * block of 16 with 6 empty lanes) */
+    rove_layer__shape3(&ins[0], 10, 5, 6);
+    a->out = 10;
+    a->groups = 10;
+    a->sh = a->sw = 2;
+    a->pt = a->pl = a->pb = a->pr = 1;
+    return 1;
+  case 11: /* 3x3 stride 1, padding 1, odd map (Winograd when
+            * ROVE_WINOGRAD=all: a cropped last tile) */
+    rove_layer__shape3(&ins[0], 9, 5, 7);
+    a->out = 7;
+    a->pt = a->pl = a->pb = a->pr = 1;
+    return 1;
+  case 12: /* 1x1 with 9 input channels on a 3x3 map (the input gradient
+            * as the packed W^T dy GEMM) */
+    rove_layer__shape3(&ins[0], 9, 3, 3);
+    a->out = 11;
+    a->kh = a->kw = 1;
+    return 1;
   default: return 0;
   }
 }
